@@ -1,0 +1,1 @@
+"""Deploy OpenStack on the report's testbed: inventory, remote access, steps, phases."""

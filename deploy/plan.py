@@ -1,0 +1,31 @@
+"""`--plan`: the commands each phase would run on a fresh host, per host, in
+order, made from the same step objects that drive a real run. Nothing is
+contacted; secrets show as placeholders or ******."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .phases import Context, Phase
+from .secrets import mask
+
+
+def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
+    out: list[str] = []
+    for phase in phases:
+        for host in ctx.inventory.hosts:
+            steps = phase.steps(ctx, host)
+            if not steps:
+                continue
+            roles = ", ".join(sorted(host.roles))
+            out.append(f"== {phase.title} on {host.name} ({host.address}; {roles})")
+            for n, step in enumerate(steps, 1):
+                note = "" if step.idempotent else "  [not idempotent: runs every time]"
+                out.append(f"  {n:2d}. {step.key}{note}")
+                for fact in step.facts():
+                    out.append(f"      check: {fact}")
+                for action in step.fresh():
+                    out.append("      do:    " + action.describe.replace("\n", "\n             "))
+                    if action.content is not None:
+                        out += [f"             | {line}" for line in action.content.decode().splitlines()]
+            out.append("")
+    return mask("\n".join(out))

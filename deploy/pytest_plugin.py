@@ -1,0 +1,209 @@
+"""pytest glue: options, one session fixture per phase (each needs the one
+before it), host parametrization by role marker, and the run summary.
+
+The work itself lives in deploy/ and lab/; this module only wires it to pytest.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .inventory import Inventory, InventoryError, check_key_files, load_inventory
+from .phases import Context, Phase, all_phases
+from .plan import render_plan
+from .remote import Pool
+from .runner import PhaseError, PhaseResult, apply_phase
+from .secrets import Secrets, SecretsError, mask
+
+ROLE_MARKERS = ("all", "controller", "compute", "gateway")
+INVENTORY = pytest.StashKey[Inventory]()
+RESULTS = pytest.StashKey[list[PhaseResult]]()
+log = logging.getLogger("deploy")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("deploy", "deploying the cloud")
+    group.addoption("--inventory", default=None, metavar="PATH",
+                    help="inventory file (default: inventory.yaml beside pytest.ini)")
+    group.addoption("--plan", action="store_true",
+                    help="print the commands every phase would run on each host, touch nothing")
+    group.addoption("--no-deploy", action="store_true",
+                    help="verify only: run checks without applying any phase")
+    group.addoption("--lab-destroy", action="store_true",
+                    help="embedded lab: destroy it when the run ends (CI)")
+
+
+def _mask_records() -> None:
+    """Secrets never reach a log handler, whichever handler pytest installs."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "masks_secrets", False):
+        return
+
+    def masked(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        if record.args or isinstance(record.msg, str):
+            try:
+                text = record.getMessage()
+            except Exception:  # a bad format string is the caller's bug; leave it visible
+                return record
+            record.msg, record.args = mask(text), None
+        return record
+
+    masked.masks_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked)
+
+
+def _inventory_path(config: pytest.Config) -> Path:
+    return Path(config.getoption("--inventory") or Path(config.rootpath) / "inventory.yaml")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """`--plan` prints the plan and ends the run before any test or host."""
+    if not config.getoption("--plan"):
+        return None
+    try:
+        inventory = load_inventory(_inventory_path(config), check_keys=False)
+        ctx = Context(inventory, Secrets(inventory.secrets_path, create=False))
+    except (InventoryError, SecretsError) as e:
+        print(f"ERROR: inventory: {e}")
+        return 4
+    print(render_plan(ctx, all_phases()))
+    print("(plan only: no host was contacted)")
+    return 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _mask_records()
+    try:
+        config.stash[INVENTORY] = load_inventory(_inventory_path(config))
+    except InventoryError as e:
+        raise pytest.UsageError(f"inventory: {e}") from None
+    config.stash[RESULTS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the report's order: phase checks by phase number, scenarios last."""
+    phases = {p.id: p.number for p in all_phases()}
+    for item in items:
+        number = next((n for pid, n in phases.items() if item.get_closest_marker(pid)), None)
+        if number is None and item.get_closest_marker("scenario"):
+            number = 100
+        if number is not None and not item.get_closest_marker("order"):
+            item.add_marker(pytest.mark.order(number))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `host` runs once per inventory host of its role marker."""
+    if "host" not in metafunc.fixturenames:
+        return
+    roles = [m for m in ROLE_MARKERS if metafunc.definition.get_closest_marker(m)]
+    if not roles:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: a test taking `host` needs a role marker "
+                                f"({', '.join(ROLE_MARKERS)})")
+    inventory = metafunc.config.stash[INVENTORY]
+    names = [h.name for h in inventory.hosts if any(h.has_role(r) for r in roles)]
+    metafunc.parametrize("host", names, indirect=True, ids=names)
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session")
+def inventory(pytestconfig: pytest.Config) -> Inventory:
+    return pytestconfig.stash[INVENTORY]
+
+
+@pytest.fixture(scope="session")
+def secrets(inventory: Inventory) -> Secrets:
+    try:
+        return Secrets(inventory.secrets_path)
+    except SecretsError as e:
+        pytest.exit(str(e), returncode=4)
+
+
+@pytest.fixture(scope="session")
+def reachable_hosts(inventory: Inventory, pytestconfig: pytest.Config) -> Iterator[Inventory]:
+    """The inventory's hosts, up: for the embedded lab, brought up first."""
+    if inventory.lab.embedded:
+        import lab  # only the embedded lab needs it; real labs never import it
+
+        started = time.monotonic()
+        lab.up(inventory)
+        log.info("embedded lab up in %.1fs", time.monotonic() - started)
+    try:
+        check_key_files(inventory)
+    except InventoryError as e:
+        pytest.exit(f"inventory: {e}", returncode=4)
+    yield inventory
+    if inventory.lab.embedded and pytestconfig.getoption("--lab-destroy"):
+        import lab
+
+        lab.destroy(inventory)
+
+
+@pytest.fixture(scope="session")
+def pool(reachable_hosts: Inventory) -> Iterator[Pool]:
+    connections = Pool(reachable_hosts.hosts)
+    yield connections
+    connections.close()
+
+
+@pytest.fixture(scope="session")
+def deploy_context(inventory: Inventory, secrets: Secrets) -> Context:
+    return Context(inventory, secrets)
+
+
+@pytest.fixture
+def host(request: pytest.FixtureRequest, pool: Pool):
+    """The testinfra Host for the parametrized host name (see pytest_generate_tests)."""
+    from .testinfra_backend import testinfra_host
+
+    return testinfra_host(pool[request.param])
+
+
+@pytest.fixture
+def remote(request: pytest.FixtureRequest, pool: Pool):
+    """The suite's Remote of the host under test, for what testinfra lacks."""
+    return pool[request.node.callspec.params["host"]]
+
+
+def _phase_fixture(phase: Phase, previous: str | None):
+    @pytest.fixture(scope="session", name=f"phase_{phase.id}")
+    def deployed(request: pytest.FixtureRequest, pool: Pool, deploy_context: Context,
+                 record_testsuite_property) -> PhaseResult | None:
+        if previous:
+            request.getfixturevalue(previous)
+        if request.config.getoption("--no-deploy"):
+            return None
+        log.info("phase %s: applying", phase.title)
+        try:
+            result = apply_phase(phase, deploy_context, pool, progress=log.info)
+        except PhaseError as e:
+            request.config.stash[RESULTS].append(e.result)
+            raise
+        request.config.stash[RESULTS].append(result)
+        record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
+        return result
+
+    return deployed
+
+
+_previous = None
+for _phase in all_phases():
+    globals()[f"phase_{_phase.id}"] = _phase_fixture(_phase, _previous)
+    _previous = f"phase_{_phase.id}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS, [])
+    if not results:
+        return
+    terminalreporter.section("deploy phases")
+    for result in results:
+        terminalreporter.write_line(f"{result.phase}  {result.seconds:6.1f}s")
+        for name, host in result.hosts.items():
+            terminalreporter.write_line(f"    {name:<12} {host.changed:3d} changed {host.unchanged:3d} unchanged "
+                                        f"{host.seconds:6.1f}s")

@@ -1,0 +1,209 @@
+"""One persistent SSH connection per host, shared by every step and every check.
+
+Commands are either an argv list (each argument quoted for the remote shell) or
+a shell script string (run as given). Failures raise `RemoteError`, whose
+message names the host, the command with secrets masked, the exit code and the
+tail of stderr.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import paramiko
+
+from .inventory import Host
+from .secrets import mask
+from .waits import WaitTimeout, iterate_timeout
+
+log = logging.getLogger(__name__)
+Command = str | Sequence[str]
+
+
+def render(command: Command) -> str:
+    """The shell text of a command: argv lists are quoted word by word."""
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+@dataclass
+class Result:
+    host: str
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+class RemoteError(RuntimeError):
+    def __init__(self, host: str, command: str, rc: int | None, stderr: str, why: str = ""):
+        self.host, self.command, self.rc, self.stderr = host, mask(command), rc, mask(stderr)
+        tail = "\n".join(self.stderr.strip().splitlines()[-12:])
+        status = why or f"exit {rc}"
+        short = self.command if len(self.command) < 400 else self.command[:400] + " ..."
+        super().__init__(f"{host}: command failed ({status}): {short}" + (f"\n{tail}" if tail else ""))
+
+
+class Remote:
+    """An SSH session to one host. Thread-safe: each command gets its own channel."""
+
+    def __init__(self, host: Host, *, connect_timeout: float = 60.0):
+        self.host = host
+        self.connect_timeout = connect_timeout
+        self._client: paramiko.SSHClient | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------- connection
+    def _connect_once(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        # Lab hosts get fresh host keys on every rebuild; host identity comes from
+        # the inventory and the operator's key, not from known_hosts.
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect(self.host.address, port=self.host.port, username=self.host.user,
+                       key_filename=str(self.host.key), timeout=10, banner_timeout=10,
+                       auth_timeout=10, allow_agent=False, look_for_keys=False)
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(15)
+        return client
+
+    @property
+    def client(self) -> paramiko.SSHClient:
+        with self._lock:
+            transport = self._client.get_transport() if self._client else None
+            if transport is None or not transport.is_active():
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> paramiko.SSHClient:
+        last: Exception | None = None
+        try:
+            for attempt in iterate_timeout(self.connect_timeout, f"SSH on {self.host.name} ({self.host.address}:{self.host.port})"):
+                try:
+                    return self._connect_once()
+                except paramiko.AuthenticationException as e:
+                    raise RemoteError(self.host.name, "ssh connect", None, "",
+                                      f"authentication as {self.host.user} with key {self.host.key} refused: {e}") from None
+                except (OSError, paramiko.SSHException, EOFError) as e:
+                    if attempt == 0:
+                        log.info("%s: SSH not answering yet (%s); retrying", self.host.name, e)
+                    last = e
+        except WaitTimeout as e:
+            raise RemoteError(self.host.name, "ssh connect", None, "", f"{e}; last error: {last}") from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client:
+                self._client.close()
+                self._client = None
+
+    # ------------------------------------------------------------- commands
+    def wrap(self, text: str) -> str:
+        """The command as sent: through sudo when the inventory says so."""
+        if self.host.sudo:
+            return "sudo -n /bin/sh -c " + shlex.quote(text)
+        return text
+
+    def run(self, command: Command, *, check: bool = True, stdin: bytes | None = None,
+            timeout: float | None = 1800) -> Result:
+        text = render(command)
+        started = time.monotonic()
+        try:
+            rc, out, err = self._exec(self.wrap(text), stdin, timeout)
+        except socket.timeout:
+            raise RemoteError(self.host.name, text, None, "", f"no answer within {timeout:.0f}s") from None
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            raise RemoteError(self.host.name, text, None, "", f"connection lost: {e}") from None
+        result = Result(self.host.name, text, rc, out.decode(errors="replace"), err.decode(errors="replace"),
+                        time.monotonic() - started)
+        log.debug("%s: rc=%d in %.2fs: %s", self.host.name, rc, result.seconds, mask(text)[:300])
+        if check and rc != 0:
+            raise RemoteError(self.host.name, text, rc, result.stderr or result.stdout)
+        return result
+
+    def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session()
+        try:
+            chan.settimeout(timeout)
+            chan.exec_command(text)
+            if stdin is not None:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            # Drain both streams as they come, so a chatty stderr cannot stall stdout.
+            while True:
+                if chan.recv_ready():
+                    out += chan.recv(65536)
+                elif chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                elif chan.exit_status_ready() and chan.eof_received:
+                    break
+                else:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise socket.timeout()
+                    select.select([chan], [], [], min(remaining or 1.0, 1.0))
+            return chan.recv_exit_status(), bytes(out), bytes(err)
+        finally:
+            chan.close()
+
+    def run_many(self, commands: Sequence[Command], timeout: float = 300) -> list[Result]:
+        """Run independent read-only commands in one round trip; one Result each.
+
+        Each command's stdout and exit code come back base64-framed, so any
+        output survives; stderr is dropped (facts read stdout and rc).
+        """
+        if not commands:
+            return []
+        texts = [render(c) for c in commands]
+        script = ["f() { o=$( (eval \"$1\") 2>/dev/null; printf x); r=$?; printf '%s %s\\n' \"$r\" \"$(printf %s \"${o%x}\" | base64 -w0)\"; }"]
+        script += ["f " + shlex.quote(t) for t in texts]
+        raw = self.run("\n".join(script), timeout=timeout).stdout.splitlines()
+        if len(raw) != len(texts):
+            raise RemoteError(self.host.name, texts[0], None, "", f"batched facts: expected {len(texts)} answers, got {len(raw)}")
+        results = []
+        for text, line in zip(texts, raw):
+            rc, _, payload = line.partition(" ")
+            results.append(Result(self.host.name, text, int(rc), base64.b64decode(payload).decode(errors="replace"), ""))
+        return results
+
+    def put(self, path: str, content: bytes, *, mode: str = "0644", owner: str = "root",
+            group: str = "root") -> None:
+        """Write a file atomically (temp file, then rename) with mode and owner."""
+        q = shlex.quote
+        directory = path.rsplit("/", 1)[0] or "/"
+        script = (f"mkdir -p {q(directory)} && t=$(mktemp {q(path)}.XXXXXX) && cat > \"$t\" && "
+                  f"chown {q(owner)}:{q(group)} \"$t\" && chmod {q(mode)} \"$t\" && mv -f \"$t\" {q(path)}")
+        try:
+            self.run(script, stdin=content)
+        except RemoteError as e:
+            raise RemoteError(self.host.name, f"write {path}", e.rc, e.stderr) from None
+
+
+class Pool:
+    """The connections of one run, one per host, opened on first use."""
+
+    def __init__(self, hosts: Sequence[Host]):
+        self._remotes = {h.name: Remote(h) for h in hosts}
+
+    def __getitem__(self, name: str) -> Remote:
+        return self._remotes[name]
+
+    def close(self) -> None:
+        for remote in self._remotes.values():
+            remote.close()

@@ -1,0 +1,144 @@
+"""Apply a phase: every target host in parallel, each host's steps in order.
+
+Per host the runner gathers the facts of all steps in one round trip, then
+walks the steps: a step whose diff is empty costs nothing more; a step that
+acts makes the facts of the next step stale, so those are read again first.
+One failing host does not stop the others; the phase then raises PhaseError
+naming every failed host, its step and the command's error.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .inventory import Host
+from .phases import Context, Phase
+from .remote import Pool, Remote, RemoteError
+from .secrets import mask
+from .steps import Action, Step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepResult:
+    host: str
+    step: str
+    changed: bool
+    reason: str
+    seconds: float
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HostResult:
+    host: str
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return sum(s.changed for s in self.steps)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(not s.changed for s in self.steps)
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    hosts: dict[str, HostResult]
+    seconds: float
+
+    @property
+    def failed(self) -> dict[str, HostResult]:
+        return {n: r for n, r in self.hosts.items() if r.error}
+
+    def summary(self) -> str:
+        parts = [f"{n}: {r.changed} changed, {r.unchanged} unchanged, {r.seconds:.1f}s"
+                 + (" FAILED" if r.error else "") for n, r in self.hosts.items()]
+        return f"{self.phase} ({self.seconds:.1f}s): " + "; ".join(parts)
+
+
+class PhaseError(RuntimeError):
+    def __init__(self, result: PhaseResult):
+        self.result = result
+        lines = [f"phase {result.phase} failed on {', '.join(result.failed)}"]
+        lines += [f"[{name}] {r.error}" for name, r in result.failed.items()]
+        super().__init__("\n".join(lines))
+
+
+def execute(remote: Remote, action: Action) -> None:
+    if action.path is not None:
+        remote.put(action.path, action.content or b"", mode=action.mode, owner=action.owner, group=action.group)
+    else:
+        remote.run(action.command or "true")
+
+
+def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], None] = log.info) -> HostResult:
+    """Converge one host. Stops at the first failing step; the error names it."""
+    name = remote.host.name
+    result = HostResult(name)
+    started = time.monotonic()
+    facts = _gather(remote, steps)
+    stale = False
+    for i, step in enumerate(steps):
+        t0 = time.monotonic()
+        try:
+            if stale:
+                facts[i] = _gather(remote, [step])[0]
+            change = step.diff(facts[i], {s.step for s in result.steps if s.changed})
+            if change.changed:
+                progress(f"{name}: [{i + 1}/{len(steps)}] {step.key}: {mask(change.reason)}")
+                for action in change.actions:
+                    execute(remote, action)
+                stale = True
+        except RemoteError as e:
+            result.error = f"step {step.key}: {e}"
+            break
+        except Exception as e:  # a step's own bug must still name the step and host
+            result.error = f"step {step.key}: {type(e).__name__}: {mask(str(e))}"
+            break
+        result.steps.append(StepResult(name, step.key, change.changed, mask(change.reason),
+                                       time.monotonic() - t0, [mask(a.describe) for a in change.actions]))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _gather(remote: Remote, steps: Sequence[Step]) -> list[list]:
+    """All steps' facts in one round trip; returns them split per step."""
+    commands = [c for s in steps for c in s.facts()]
+    answers = remote.run_many(commands)
+    out, at = [], 0
+    for s in steps:
+        n = len(s.facts())
+        out.append(answers[at:at + n])
+        at += n
+    return out
+
+
+def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info) -> PhaseResult:
+    """Apply a phase to all its hosts at once; raise PhaseError if any host failed."""
+    targets: list[tuple[Host, list[Step]]] = [(h, phase.steps(ctx, h)) for h in ctx.inventory.hosts]
+    targets = [(h, s) for h, s in targets if s]
+    started = time.monotonic()
+
+    def one(item: tuple[Host, list[Step]]) -> HostResult:
+        host, steps = item
+        try:
+            return apply_host(pool[host.name], steps, progress)
+        except RemoteError as e:  # could not even read facts (e.g. SSH down)
+            return HostResult(host.name, error=str(e))
+
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as executor:
+        results = list(executor.map(one, targets))
+    result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
+    log.info("%s", result.summary())
+    if result.failed:
+        raise PhaseError(result)
+    return result

@@ -1,0 +1,384 @@
+"""Idempotent steps: each asks the host (facts), compares with what is wanted,
+and emits only the actions needed, or says why nothing is needed.
+
+A step is data plus two small functions:
+  facts()            the read-only commands whose output it needs
+  diff(facts, done)  -> Change: the actions to take, and the reason
+`done` holds the keys of steps that changed earlier in the same phase on the
+same host, so a service can restart when its configuration changed.
+`fresh()` is what the step does on a host where nothing is in place yet: the
+plan (`pytest --plan`) prints it without connecting to anything.
+"""
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .remote import Result
+
+q = shlex.quote
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing done to a host: a shell command, or a file written."""
+    describe: str
+    command: str | None = None
+    path: str | None = None
+    content: bytes | None = None
+    mode: str = "0644"
+    owner: str = "root"
+    group: str = "root"
+
+    @classmethod
+    def run(cls, command: str | Sequence[str]) -> Action:
+        text = command if isinstance(command, str) else shlex.join(command)
+        return cls(describe=text, command=text)
+
+    @classmethod
+    def write(cls, path: str, content: bytes, mode: str, owner: str, group: str) -> Action:
+        return cls(describe=f"write {path} ({len(content)} bytes, mode {mode}, {owner}:{group})",
+                   path=path, content=content, mode=mode, owner=owner, group=group)
+
+
+@dataclass
+class Change:
+    actions: list[Action]
+    reason: str
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+
+def no_change(reason: str) -> Change:
+    return Change([], reason)
+
+
+class Step:
+    """Base class. `script` is the report's script name the step stands for."""
+    # Subclasses are dataclasses with the fields `script` and `title`; none are
+    # declared here, so each subclass keeps its own field order.
+    script: str
+    title: str
+    idempotent = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.script}: {self.title}"
+
+    def facts(self) -> list[str]:
+        return []
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        raise NotImplementedError
+
+    def fresh(self) -> list[Action]:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------ packages
+@dataclass
+class Packages(Step):
+    """Debian packages installed, in one apt transaction.
+
+    `hold_services` keeps maintainer scripts from starting daemons (policy-rc.d
+    exit 101) so that a service first starts after the suite configured it.
+    """
+    script: str
+    names: Sequence[str]
+    hold_services: bool = False
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or "packages " + " ".join(self.names)
+
+    def facts(self) -> list[str]:
+        return ["dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' " + " ".join(map(q, self.names))]
+
+    def missing(self, listing: str) -> list[str]:
+        installed = {line.split()[0] for line in listing.splitlines() if line.split()[1:2] == ["ii"]}
+        return [n for n in self.names if n not in installed]
+
+    def install(self, names: Sequence[str]) -> Action:
+        apt = ("DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confold "
+               "--no-install-recommends install " + " ".join(map(q, names)))
+        # The first install on a host, or one after the mirror moved on, needs fresh lists.
+        text = f"{apt} || {{ apt-get -q update && {apt}; }}"
+        if self.hold_services:
+            hold = "/usr/sbin/policy-rc.d"
+            text = (f"printf '#!/bin/sh\\nexit 101\\n' > {hold} && chmod 755 {hold} && "
+                    f"{{ {text}; }}; rc=$?; rm -f {hold}; exit $rc")
+        return Action(describe="apt-get install " + " ".join(names), command=text)
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        missing = self.missing(facts[0].stdout)
+        if not missing:
+            return no_change(f"{len(self.names)} packages installed")
+        return Change([self.install(missing)], "missing: " + " ".join(missing))
+
+    def fresh(self) -> list[Action]:
+        return [self.install(self.names)]
+
+
+# ------------------------------------------------------------------ files
+STAT = "stat -c '%a %U %G' {p} && cat {p}"
+
+
+@dataclass
+class Edit(Step):
+    """A file whose wanted content is a function of its current content.
+
+    The file is read with its mode and owner in one fact; the new content is
+    computed here and written atomically only if it differs.
+    """
+    script: str
+    path: str
+    transform: Callable[[str | None], str]
+    mode: str = "0644"
+    owner: str = "root"
+    group: str = "root"
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or self.path
+
+    def facts(self) -> list[str]:
+        return [STAT.format(p=q(self.path))]
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        fact = facts[0]
+        current, meta = None, None
+        if fact.ok:
+            meta, _, current = fact.stdout.partition("\n")
+        wanted = self.transform(current)
+        if current is None:
+            return Change([self._write(wanted)], "file missing")
+        actions, reasons = [], []
+        if current != wanted:
+            actions.append(self._write(wanted))
+            reasons.append("content differs")
+        else:
+            mode, owner, group = meta.split()
+            if int(mode, 8) != int(self.mode, 8):
+                actions.append(Action.run(["chmod", self.mode, self.path]))
+                reasons.append(f"mode {mode} -> {self.mode}")
+            if (owner, group) != (self.owner, self.group):
+                actions.append(Action.run(["chown", f"{self.owner}:{self.group}", self.path]))
+                reasons.append(f"owner {owner}:{group} -> {self.owner}:{self.group}")
+        return Change(actions, ", ".join(reasons)) if actions else no_change("content, mode and owner as wanted")
+
+    def _write(self, content: str) -> Action:
+        return Action.write(self.path, content.encode(), self.mode, self.owner, self.group)
+
+    def fresh(self) -> list[Action]:
+        return [self._write(self.transform(None))]
+
+
+def File(script: str, path: str, content: str, **kw) -> Edit:
+    """A file with exactly this content."""
+    return Edit(script, path, lambda _old: content, **kw)
+
+
+def Block(script: str, path: str, marker: str, lines: Iterable[str], **kw) -> Edit:
+    """A marked block of lines inside a file that others also write (like blockinfile)."""
+    begin, end = f"# BEGIN {marker}", f"# END {marker}"
+    block = "\n".join([begin, *lines, end]) + "\n"
+
+    def transform(old: str | None) -> str:
+        old = old or ""
+        if begin in old and end in old:
+            head, _, rest = old.partition(begin)
+            _, _, tail = rest.partition(end)
+            return head + block + tail.lstrip("\n")
+        return old + ("" if old.endswith("\n") or not old else "\n") + block
+
+    return Edit(script, path, transform, title=kw.pop("title", f"{path} block {marker}"), **kw)
+
+
+def Line(script: str, path: str, line: str, match: Callable[[str], bool], **kw) -> Edit:
+    """A line present in a file: the first line that `match`es is replaced, else appended."""
+    def transform(old: str | None) -> str:
+        lines = (old or "").splitlines()
+        for i, existing in enumerate(lines):
+            if match(existing):
+                lines[i] = line
+                break
+        else:
+            lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    return Edit(script, path, transform, title=kw.pop("title", f"{path}: {line}"), **kw)
+
+
+def ini_set(text: str | None, settings: Mapping[str, Mapping[str, object]]) -> str:
+    """Set keys in an INI file, keeping comments, order and everything else.
+
+    A value of None removes the key. Keys commented out in the packaged file
+    stay commented; the active setting is added under its section.
+    """
+    lines = (text or "").splitlines()
+    for section, values in settings.items():
+        header = f"[{section}]"
+        try:
+            start = next(i for i, l in enumerate(lines) if l.strip() == header)
+        except StopIteration:
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines.append(header)
+            start = len(lines) - 1
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        for key, value in values.items():
+            found = [i for i in range(start + 1, end)
+                     if lines[i].split("=", 1)[0].strip() == key and not lines[i].lstrip().startswith(("#", ";"))]
+            if value is None:
+                for i in reversed(found):
+                    del lines[i]
+                    end -= 1
+                continue
+            text_value = str(value).lower() if isinstance(value, bool) else (
+                value.reveal() if hasattr(value, "reveal") else str(value))
+            new = f"{key} = {text_value}"
+            if found:
+                lines[found[0]] = new
+                for i in reversed(found[1:]):
+                    del lines[i]
+                    end -= 1
+            else:
+                # after the last non-blank line of the section
+                at = end
+                while at > start + 1 and not lines[at - 1].strip():
+                    at -= 1
+                lines.insert(at, new)
+                end += 1
+    return "\n".join(lines) + "\n"
+
+
+def Ini(script: str, path: str, settings: Mapping[str, Mapping[str, object]], **kw) -> Edit:
+    """INI settings (section -> key -> value) in a file that the package owns."""
+    sections = ", ".join(f"[{s}] {len(v)} keys" for s, v in settings.items())
+    return Edit(script, path, lambda old: ini_set(old, settings), title=kw.pop("title", f"{path}: {sections}"), **kw)
+
+
+# ------------------------------------------------------------------ kernel
+@dataclass
+class Sysctl(Step):
+    """A kernel parameter set now (persisting it is a File in /etc/sysctl.d)."""
+    script: str
+    name: str
+    value: str
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or f"sysctl {self.name}={self.value}"
+
+    def facts(self) -> list[str]:
+        return [f"sysctl -n {q(self.name)}"]
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        current = facts[0].stdout.strip()
+        if current == self.value:
+            return no_change(f"{self.name} is {current}")
+        return Change(self.fresh(), f"{self.name} is {current or '(unreadable)'}")
+
+    def fresh(self) -> list[Action]:
+        return [Action.run(["sysctl", "-q", "-w", f"{self.name}={self.value}"])]
+
+
+# ------------------------------------------------------------------ services
+@dataclass
+class Service(Step):
+    """A systemd unit enabled and (unless running=None) running or stopped.
+
+    Restarted when a file step in `restart_on` changed in this run, or when such
+    a file is newer than the unit's last start: a run that failed between
+    writing a config and restarting its service is put right by the next run.
+    A changed unit file is picked up (daemon-reload) before anything else.
+    """
+    script: str
+    unit: str
+    enabled: bool = True
+    running: bool | None = True
+    restart_on: Sequence[Step] = field(default_factory=tuple)
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or f"service {self.unit}"
+
+    def _watched(self) -> list[str]:
+        return [s.path for s in self.restart_on if isinstance(s, Edit)]
+
+    def facts(self) -> list[str]:
+        u = q(self.unit)
+        newest = "0"
+        if self._watched():
+            newest = f"$(stat -c %Y {' '.join(map(q, self._watched()))} 2>/dev/null | sort -n | tail -1)"
+        return [f"echo $(systemctl is-enabled {u} 2>/dev/null || echo missing) "
+                f"$(systemctl is-active {u} 2>/dev/null || true) "
+                f"$(systemctl show -p NeedDaemonReload --value {u} 2>/dev/null || echo no) "
+                f"$(date -d \"$(systemctl show -p ActiveEnterTimestamp --value {u})\" +%s 2>/dev/null || echo 0) "
+                f"{newest}"]
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        words = facts[0].stdout.split() + ["unknown"] * 5
+        enabled_state, active_state, need_reload = words[0], words[1], words[2]
+        started, newest = int(words[3]) if words[3].isdigit() else 0, int(words[4]) if words[4].isdigit() else 0
+        actions, reasons = [], []
+        if need_reload == "yes":
+            actions.append(Action.run(["systemctl", "daemon-reload"]))
+            reasons.append("unit file changed on disk")
+        if self.enabled and enabled_state not in ("enabled", "static", "alias", "indirect", "generated"):
+            actions.append(Action.run(["systemctl", "enable", self.unit]))
+            reasons.append(f"was {enabled_state}")
+        triggers = [s.key for s in self.restart_on if s.key in done]
+        if self.running and active_state != "active":
+            actions.append(Action.run(["systemctl", "start", self.unit]))
+            reasons.append(f"was {active_state}")
+        elif self.running and (triggers or newest > started):
+            actions.append(Action.run(["systemctl", "restart", self.unit]))
+            reasons.append("changed: " + "; ".join(triggers) if triggers else "configuration newer than the running service")
+        elif self.running is False and active_state == "active":
+            actions.append(Action.run(["systemctl", "stop", self.unit]))
+            reasons.append("was active")
+        if actions:
+            return Change(actions, ", ".join(reasons))
+        return no_change(f"{enabled_state}, {active_state}")
+
+    def fresh(self) -> list[Action]:
+        actions = [Action.run(["systemctl", "enable", self.unit])] if self.enabled else []
+        if self.running:
+            actions.append(Action.run(["systemctl", "start", self.unit]))
+        return actions
+
+
+# ------------------------------------------------------------------ commands
+@dataclass
+class Command(Step):
+    """A command guarded by a fact: it runs only when `unless` fails.
+
+    Without `unless` the step cannot know whether it is done: it runs every time
+    and says so.
+    """
+    script: str
+    command: str
+    unless: str | None = None
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or self.command.splitlines()[0][:80]
+        self.idempotent = self.unless is not None
+
+    def facts(self) -> list[str]:
+        return [self.unless] if self.unless else []
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        if self.unless is None:
+            return Change(self.fresh(), "not idempotent: runs every time")
+        if facts[0].ok:
+            return no_change("already done (check passed)")
+        return Change(self.fresh(), "check failed")
+
+    def fresh(self) -> list[Action]:
+        return [Action(describe=self.command, command=self.command)]
+

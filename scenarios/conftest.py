@@ -1,0 +1,2 @@
+"""Scenario fixtures (the report's 10-openstack-controller) arrive with the
+OpenStack phases; see issue "Scenarios"."""
