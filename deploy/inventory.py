@@ -226,7 +226,7 @@ def _parse(path: Path, raw: Any) -> Inventory:
     ssh_user = ssh.get("user", str, "root")
     ssh_key = ssh.get("key", str, "~/.ssh/id_ed25519")
     ssh_port = ssh.get("port", int, 22)
-    ssh_sudo = ssh.get("sudo", bool, ssh_user != "root")
+    ssh_sudo = ssh.get("sudo", bool, None)  # None: sudo exactly when the user is not root
 
     nets = _Fields("networks", top.get("networks", dict), {"management", "public", "vm"})
     networks = {}
@@ -237,9 +237,9 @@ def _parse(path: Path, raw: Any) -> Inventory:
     raw_hosts = top.get("hosts", list)
     hosts = []
     for i, item in enumerate(raw_hosts):
-        f = _Fields(f"hosts[{i}]", item, HOST_KEYS)
+        name = item.get("name") if isinstance(item, dict) else None
+        f = _Fields(f"hosts[{i}] ({name})" if isinstance(name, str) else f"hosts[{i}]", item, HOST_KEYS)
         name = f.get("name", str)
-        f.where = f"hosts[{i}] ({name})"
         roles = f.get("roles", list)
         for role in roles:
             if role not in ROLES:
@@ -251,10 +251,10 @@ def _parse(path: Path, raw: Any) -> Inventory:
             name=name,
             address=f.address("address"),
             roles=frozenset(roles),
-            user=f.get("user", str, ssh_user),
+            user=(user := f.get("user", str, ssh_user)),
             port=f.get("port", int, ssh_port),
             key=(base / Path(f.get("key", str, ssh_key)).expanduser()).resolve(),
-            sudo=f.get("sudo", bool, ssh_sudo),
+            sudo=_sudo(f, ssh_sudo, user),
             interfaces=ifaces,
             public_address=f.address("public_address", None),
         ))
@@ -289,6 +289,11 @@ def _parse(path: Path, raw: Any) -> Inventory:
         package_proxy=pkg.get("proxy", str, ""),
         images=tuple(images),
     )
+
+
+def _sudo(f: _Fields, default: bool | None, user: str) -> bool:
+    explicit = f.get("sudo", bool, default)
+    return explicit if explicit is not None else user != "root"
 
 
 def _validate(inv: Inventory) -> None:

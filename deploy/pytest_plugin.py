@@ -6,6 +6,7 @@ The work itself lives in deploy/ and lab/; this module only wires it to pytest.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,10 @@ log = logging.getLogger("deploy")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("deploy", "deploying the cloud")
-    group.addoption("--inventory", default=None, metavar="PATH",
-                    help="inventory file (default: inventory.yaml beside pytest.ini)")
+    # Give it as --inventory=PATH: pytest takes a separate path argument for a
+    # test path when it looks for its rootdir and pytest.ini.
+    group.addoption("--inventory", default=os.environ.get("DEPLOY_INVENTORY"), metavar="PATH",
+                    help="inventory file (default: $DEPLOY_INVENTORY, else inventory.yaml beside pytest.ini)")
     group.addoption("--plan", action="store_true",
                     help="print the commands every phase would run on each host, touch nothing")
     group.addoption("--no-deploy", action="store_true",

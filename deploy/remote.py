@@ -171,7 +171,7 @@ class Remote:
         if not commands:
             return []
         texts = [render(c) for c in commands]
-        script = ["f() { o=$( (eval \"$1\") 2>/dev/null; printf x); r=$?; printf '%s %s\\n' \"$r\" \"$(printf %s \"${o%x}\" | base64 -w0)\"; }"]
+        script = ["f() { o=$( (eval \"$1\") 2>/dev/null; r=$?; printf x; exit $r); r=$?; printf '%s %s\\n' \"$r\" \"$(printf %s \"${o%x}\" | base64 -w0)\"; }"]
         script += ["f " + shlex.quote(t) for t in texts]
         raw = self.run("\n".join(script), timeout=timeout).stdout.splitlines()
         if len(raw) != len(texts):

@@ -1,0 +1,92 @@
+"""A fake Debian host for self-tests: it understands the fact and action
+commands that deploy.steps emits, keeps state in dicts, and records every
+command that changes something. No network, no shell."""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from deploy.inventory import Host
+from deploy.remote import RemoteError, Result
+
+
+@dataclass
+class FakeHost:
+    files: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # path -> content, mode, owner, group
+    packages: set[str] = field(default_factory=set)
+    sysctl: dict[str, str] = field(default_factory=dict)
+    units: dict[str, list[str]] = field(default_factory=dict)  # name -> [enabled, active]
+    iptables: set[str] = field(default_factory=set)
+    changes: list[str] = field(default_factory=list)
+    fail_on: str | None = None  # a regex: commands matching it exit 1
+
+
+class FakeRemote:
+    def __init__(self, host: Host, state: FakeHost | None = None):
+        self.host = host
+        self.state = state or FakeHost()
+        self.round_trips = 0
+
+    # -- the Remote interface used by the runner
+    def run_many(self, commands):
+        self.round_trips += 1
+        return [self._fact(c) for c in commands]
+
+    def run(self, command, *, check=True, stdin=None, timeout=None):
+        self.round_trips += 1
+        text = command if isinstance(command, str) else shlex.join(command)
+        s = self.state
+        if s.fail_on and re.search(s.fail_on, text):
+            raise RemoteError(self.host.name, text, 1, "simulated failure")
+        s.changes.append(text)
+        if "apt-get" in text:
+            names = text.split(" install ", 1)[1].split(";")[0].split("||")[0].split()
+            s.packages.update(n for n in names if not n.startswith("-"))
+        elif m := re.match(r"sysctl -q -w (\S+)=(\S+)", text):
+            s.sysctl[m[1]] = m[2]
+        elif m := re.match(r"systemctl (enable|start|restart|stop|daemon-reload) ?(\S*)", text):
+            unit = s.units.setdefault(m[2], ["disabled", "inactive"])
+            if m[1] == "enable":
+                unit[0] = "enabled"
+            elif m[1] in ("start", "restart"):
+                unit[1] = "active"
+            elif m[1] == "stop":
+                unit[1] = "inactive"
+        elif m := re.match(r"chmod (\S+) (\S+)", text):
+            c, _, o, g = s.files[m[2]]
+            s.files[m[2]] = (c, m[1], o, g)
+        elif m := re.match(r"chown (\S+):(\S+) (\S+)", text):
+            c, mode, _, _ = s.files[m[3]]
+            s.files[m[3]] = (c, mode, m[1], m[2])
+        elif text.endswith("deploy-nat"):
+            s.iptables.add("nat")
+        return Result(self.host.name, text, 0, "", "")
+
+    def put(self, path, content, *, mode="0644", owner="root", group="root"):
+        self.round_trips += 1
+        self.state.changes.append(f"write {path}")
+        self.state.files[path] = (content.decode(), mode, owner, group)
+
+    # -- facts
+    def _fact(self, text: str) -> Result:
+        s = self.state
+        ok = lambda out="": Result(self.host.name, text, 0, out, "")
+        fail = Result(self.host.name, text, 1, "", "")
+        if text.startswith("dpkg-query"):
+            names = shlex.split(text)[3:]
+            return ok("".join(f"{n} ii \n" for n in names if n in s.packages))
+        if m := re.match(r"stat -c '%a %U %G' (\S+) && cat", text):
+            path = shlex.split(m[1])[0]
+            if path not in s.files:
+                return fail
+            content, mode, owner, group = s.files[path]
+            return ok(f"{int(mode, 8):o} {owner} {group}\n{content}")
+        if m := re.match(r"sysctl -n (\S+)", text):
+            return ok(s.sysctl.get(m[1], "0") + "\n")
+        if m := re.match(r"echo \$\(systemctl is-enabled (\S+)", text):
+            enabled, active = s.units.get(m[1], ["missing", "inactive"])
+            return ok(f"{enabled} {active} no 100 0\n")
+        if text.startswith("iptables"):
+            return ok() if "nat" in s.iptables else fail
+        raise AssertionError(f"fake host does not understand fact: {text}")

@@ -1,0 +1,108 @@
+"""Inventory validation: every broken case fails with one line naming the field."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.inventory import InventoryError, load_inventory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def base() -> dict:
+    return yaml.safe_load((ROOT / "inventory.yaml").read_text())
+
+
+def write(tmp_path: Path, data: dict | str) -> Path:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def test_default_inventory_is_the_report_testbed():
+    inv = load_inventory(ROOT / "inventory.yaml", check_keys=False)
+    assert [(h.name, h.address) for h in inv.hosts] == [
+        ("compute1", "192.168.0.1"), ("compute2", "192.168.0.2"), ("compute3", "192.168.0.3"),
+        ("compute4", "192.168.0.4"), ("controller", "192.168.0.5")]
+    assert inv.controller.name == "controller" and inv.gateway.name == "compute1"
+    assert inv.gateway.has_role("compute")
+    assert str(inv.vm.cidr) == "10.0.0.0/24"
+    assert (inv.glusterfs.volume, inv.glusterfs.replica) == ("vm-instances", 4)
+    assert inv.glusterfs.brick_path == "/export/gluster"
+    assert inv.glusterfs.mount_point == "/var/lib/nova/instances"
+    assert inv.lab.embedded
+
+
+def mutate(fn):
+    data = base()
+    fn(data)
+    return data
+
+
+CASES = {
+    "unknown top key": (lambda d: d.update(colour="blue"), "colour: unknown key"),
+    "unknown host key": (lambda d: d["hosts"][1].update(adress="192.168.0.9"), "hosts[1] (compute2).adress: unknown key"),
+    "duplicate name": (lambda d: d["hosts"][1].update(name="compute1"), "hosts[1] (compute1).name: duplicate host name"),
+    "duplicate address": (lambda d: d["hosts"][2].update(address="192.168.0.2"), "hosts[2] (compute3).address: 192.168.0.2 is already"),
+    "bad address": (lambda d: d["hosts"][0].update(address="192.168.0.300"), "hosts[0] (compute1).address: '192.168.0.300' is not an IPv4"),
+    "address outside network": (lambda d: d["hosts"][0].update(address="10.9.9.9"), "hosts[0] (compute1).address: 10.9.9.9 is outside"),
+    "no controller": (lambda d: d["hosts"][4].update(roles=["compute"]), "exactly one host must have role 'controller', found 0"),
+    "no gateway": (lambda d: d["hosts"][0].update(roles=["compute"]), "exactly one host must have role 'gateway', found 0"),
+    "unknown role": (lambda d: d["hosts"][0].update(roles=["compute", "router"]), "hosts[0] (compute1).roles: unknown role 'router'"),
+    "replica does not fit": (lambda d: d["glusterfs"].update(replica=3), "glusterfs.replica: 3 does not fit the 4 compute hosts"),
+    "replica not a number": (lambda d: d["glusterfs"].update(replica="four"), "glusterfs.replica: expected int"),
+    "gateway without public interface": (lambda d: d["hosts"][0]["interfaces"].pop("public"), "hosts[0] (compute1).interfaces.public: required on the gateway"),
+    "missing networks": (lambda d: d.pop("networks"), "networks: required"),
+    "bad cidr": (lambda d: d["networks"]["vm"].update(cidr="10.0.0.0/33"), "networks.vm.cidr: '10.0.0.0/33' is not a network"),
+    "relative brick path": (lambda d: d["glusterfs"].update(brick_path="export"), "glusterfs.brick_path: must be an absolute path"),
+    "proxy not http": (lambda d: d["packages"].update(proxy="ftp://x"), "packages.proxy: 'ftp://x' must be an http:// URL"),
+    "hosts not a list": (lambda d: d.update(hosts={"a": 1}), "hosts: expected list"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_broken_inventory_names_the_field(tmp_path, case):
+    change, expected = CASES[case]
+    path = write(tmp_path, mutate(change))
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path, check_keys=False)
+    message = str(err.value)
+    assert "\n" not in message, message
+    assert message.startswith(str(path) + ": "), message
+    assert expected in message, message
+
+
+def test_duplicate_yaml_key_is_refused(tmp_path):
+    text = (ROOT / "inventory.yaml").read_text().replace("openstack:\n", "openstack:\n  region: A\n", 1)
+    with pytest.raises(InventoryError, match=r"duplicate key 'region' at line \d+"):
+        load_inventory(write(tmp_path, text), check_keys=False)
+
+
+def test_unreadable_key_file_is_refused(tmp_path):
+    data = base()
+    data["lab"]["embedded"] = False
+    data["ssh"]["key"] = str(tmp_path / "no-such-key")
+    with pytest.raises(InventoryError, match=r"hosts\[0\] \(compute1\)\.key: cannot read SSH key file .*no-such-key"):
+        load_inventory(write(tmp_path, data))
+
+
+def test_readable_key_file_is_accepted(tmp_path):
+    data = base()
+    data["lab"]["embedded"] = False
+    key = tmp_path / "id"
+    key.write_text("key")
+    data["ssh"]["key"] = str(key)
+    data["hosts"][4]["user"] = "debian"
+    inv = load_inventory(write(tmp_path, data))
+    assert inv.host("controller").user == "debian" and inv.host("controller").sudo
+    assert inv.host("compute1").user == "root" and not inv.host("compute1").sudo
+
+
+def test_not_yaml(tmp_path):
+    with pytest.raises(InventoryError, match="not valid YAML"):
+        load_inventory(write(tmp_path, "hosts: [\n"), check_keys=False)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InventoryError, match="cannot read inventory"):
+        load_inventory(tmp_path / "nope.yaml")

@@ -1,0 +1,113 @@
+"""Steps against a fake host: the first apply acts, a second apply emits nothing."""
+import pytest
+
+from deploy.phases import Context
+from deploy.phases.p01_network_gateway import steps as p01_steps
+from deploy.runner import apply_host
+from deploy.secrets import Secrets
+from deploy.steps import Block, Command, File, Ini, Line, Packages, Service, Sysctl, ini_set
+from tests.fakes import FakeHost, FakeRemote
+
+
+@pytest.fixture
+def remote(default_inventory):
+    return FakeRemote(default_inventory.host("compute1"))
+
+
+def every_kind():
+    conf = File("t", "/etc/demo.conf", "a = 1\n", mode="0640", owner="root", group="nova")
+    return [
+        Packages("t", ["iptables", "crudini"]),
+        conf,
+        Block("t", "/etc/hosts", "demo", ["1.2.3.4 x"]),
+        Line("t", "/etc/hosts", "127.0.0.1 localhost", match=lambda l: l.startswith("127.0.0.1")),
+        Ini("t", "/etc/nova/nova.conf", {"DEFAULT": {"my_ip": "192.168.0.1"}, "api": {"auth_strategy": "keystone"}}),
+        Sysctl("t", "net.ipv4.ip_forward", "1"),
+        Service("t", "demo.service", restart_on=[conf]),
+    ]
+
+
+def test_second_apply_of_every_step_emits_nothing(remote):
+    first = apply_host(remote, every_kind())
+    assert first.error is None and first.changed == 7
+    remote.state.changes.clear()
+    second = apply_host(remote, every_kind())
+    assert second.error is None and second.changed == 0, [s.reason for s in second.steps if s.changed]
+    assert remote.state.changes == []
+
+
+def test_no_op_apply_costs_one_round_trip(remote):
+    apply_host(remote, every_kind())
+    remote.round_trips = 0
+    apply_host(remote, every_kind())
+    assert remote.round_trips == 1
+
+
+def test_phase_01_is_idempotent_on_every_host(default_inventory, tmp_path):
+    ctx = Context(default_inventory, Secrets(tmp_path / "s.yaml"))
+    for host in default_inventory.hosts:
+        remote = FakeRemote(host)
+        assert apply_host(remote, p01_steps(ctx, host)).changed > 0
+        remote.state.changes.clear()
+        assert apply_host(remote, p01_steps(ctx, host)).changed == 0, host.name
+        assert remote.state.changes == []
+
+
+def test_unchanged_reports_a_reason(remote):
+    apply_host(remote, every_kind())
+    second = apply_host(remote, every_kind())
+    assert all(s.reason for s in second.steps)
+
+
+def test_service_restarts_when_its_config_changed(remote):
+    apply_host(remote, every_kind())
+    remote.state.files["/etc/demo.conf"] = ("a = 2\n", "0640", "root", "nova")
+    remote.state.changes.clear()
+    apply_host(remote, every_kind())
+    assert remote.state.changes == ["write /etc/demo.conf", "systemctl restart demo.service"]
+
+
+def test_mode_and_owner_fixed_without_rewriting(remote):
+    apply_host(remote, every_kind())
+    remote.state.files["/etc/demo.conf"] = ("a = 1\n", "0644", "root", "root")
+    remote.state.changes.clear()
+    apply_host(remote, every_kind()[:2])
+    assert remote.state.changes == ["chmod 0640 /etc/demo.conf", "chown root:nova /etc/demo.conf"]
+
+
+def test_only_missing_packages_installed(remote):
+    remote.state.packages = {"iptables"}
+    apply_host(remote, [Packages("t", ["iptables", "crudini"])])
+    assert len(remote.state.changes) == 1 and remote.state.changes[0].count("crudini") == 2
+    assert " iptables" not in remote.state.changes[0]
+
+
+def test_command_without_guard_says_it_is_not_idempotent(remote):
+    step = Command("t", "echo hi")
+    assert not step.idempotent
+    result = apply_host(remote, [step])
+    assert result.steps[0].reason == "not idempotent: runs every time"
+
+
+def test_failing_step_is_named_and_stops_the_host(remote):
+    remote.state.fail_on = "sysctl -q -w"
+    result = apply_host(remote, every_kind())
+    assert "t: sysctl net.ipv4.ip_forward=1" in result.error and "simulated failure" in result.error
+    assert [s.step for s in result.steps][-1].startswith("t: /etc/nova/nova.conf")
+
+
+def test_block_replaces_itself_and_keeps_the_rest():
+    step = Block("t", "/etc/hosts", "m", ["a", "b"])
+    once = step.transform("127.0.0.1 localhost\n")
+    assert once == "127.0.0.1 localhost\n# BEGIN m\na\nb\n# END m\n"
+    changed = Block("t", "/etc/hosts", "m", ["c"]).transform(once + "tail\n")
+    assert changed == "127.0.0.1 localhost\n# BEGIN m\nc\n# END m\ntail\n"
+
+
+def test_ini_set_keeps_comments_and_replaces_values():
+    text = "[DEFAULT]\n# my_ip = 1.1.1.1\ndebug = true\n\n[database]\nconnection = sqlite://\n"
+    out = ini_set(text, {"DEFAULT": {"my_ip": "10.0.0.1", "debug": None}, "database": {"connection": "mysql://x"},
+                         "new": {"flag": True}})
+    assert out == ("[DEFAULT]\n# my_ip = 1.1.1.1\nmy_ip = 10.0.0.1\n\n[database]\nconnection = mysql://x\n"
+                   "\n[new]\nflag = true\n")
+    assert ini_set(out, {"DEFAULT": {"my_ip": "10.0.0.1"}}) == out
