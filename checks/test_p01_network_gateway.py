@@ -2,7 +2,7 @@
 network out through its public interface; every host knows every other by name."""
 import pytest
 
-from deploy.phases.p01_network_gateway import NAT_UNIT, nat_rules
+from deploy.phases.p01_network_gateway import nat_rules
 
 pytestmark = [pytest.mark.p01, pytest.mark.usefixtures("phase_p01")]
 
@@ -22,15 +22,14 @@ def test_ip_forwarding_persists(host):
 
 @pytest.mark.gateway
 def test_nat_rules_present(host, inventory):
-    for rule in nat_rules(inventory):
-        table, chain, match = rule[1], rule[2], rule[3:]
-        cmd = host.run("iptables -w -t %s -C %s " + " ".join(["%s"] * len(match)), table, chain, *match)
-        assert cmd.rc == 0, f"{host.backend.hostname}: iptables -t {table} {chain} lacks rule: {' '.join(match)}"
+    missing = [c for c in nat_rules(inventory).checks() if host.run(c).rc != 0]
+    assert not missing, f"{host.backend.hostname}: rules missing: " + "; ".join(c.split(" -C ", 1)[1] for c in missing)
 
 
 @pytest.mark.gateway
-def test_nat_unit_enabled_for_boot(host):
-    assert host.service(NAT_UNIT).is_enabled, f"{host.backend.hostname}: {NAT_UNIT} is not enabled"
+def test_nat_rules_restored_at_boot(host, inventory):
+    unit = nat_rules(inventory).unit
+    assert host.service(unit).is_enabled, f"{host.backend.hostname}: {unit} is not enabled"
 
 
 @pytest.mark.all

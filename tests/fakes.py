@@ -59,7 +59,7 @@ class FakeRemote:
         elif m := re.match(r"chown (\S+):(\S+) (\S+)", text):
             c, mode, _, _ = s.files[m[3]]
             s.files[m[3]] = (c, mode, m[1], m[2])
-        elif text.endswith("deploy-nat"):
+        elif "deploy-firewall-" in text:
             s.iptables.add("nat")
         return Result(self.host.name, text, 0, "", "")
 

@@ -22,7 +22,7 @@ def test_plan_lists_phase_01_for_every_host_in_order():
     gateway = out.split("== 01-network-gateway on compute1")[1].split("== ")[0]
     order = [gateway.index(s) for s in ("01-iptables-nat", "02-ip-forward", "03-copy-hosts")]
     assert order == sorted(order)
-    assert "iptables -w -t nat -A POSTROUTING -s 192.168.0.0/24 -o eth0 -j MASQUERADE" in gateway
+    assert "iptables -w -t nat -A DPL-NAT-POSTROUTING -s 192.168.0.0/24 -o eth0 -j MASQUERADE" in gateway
     assert "192.168.0.5\tcontroller" in out
     assert "no host was contacted" in out
 
