@@ -12,12 +12,14 @@ from .secrets import mask
 def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
     out: list[str] = []
     for phase in phases:
-        for host in ctx.inventory.hosts:
+        for host in phase.targets(ctx.inventory):
             steps = phase.steps(ctx, host)
             if not steps:
                 continue
             roles = ", ".join(sorted(host.roles))
             out.append(f"== {phase.title} on {host.name} ({host.address}; {roles})")
+            for name, command in phase.discover.items():
+                out.append(f"   <{name}> is asked first: {command}")
             for n, step in enumerate(steps, 1):
                 note = "" if step.idempotent else "  [not idempotent: runs every time]"
                 out.append(f"  {n:2d}. {step.key}{note}")

@@ -19,6 +19,7 @@ from .phases import Context, Phase
 from .remote import Pool, Remote, RemoteError
 from .secrets import mask
 from .steps import Action, Step
+from .waits import WaitTimeout, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,10 @@ class PhaseError(RuntimeError):
 
 
 def execute(remote: Remote, action: Action) -> None:
-    if action.path is not None:
+    if action.await_condition is not None:
+        wait_for(lambda: remote.run(action.await_condition, check=False, timeout=30).ok,
+                 action.timeout, f"{remote.host.name}: {action.await_condition}")
+    elif action.path is not None:
         remote.put(action.path, action.content or b"", mode=action.mode, owner=action.owner, group=action.group)
     else:
         remote.run(action.command or "true")
@@ -98,8 +102,8 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
                 for action in change.actions:
                     execute(remote, action)
                 stale = True
-        except RemoteError as e:
-            result.error = f"step {step.key}: {e}"
+        except (RemoteError, WaitTimeout) as e:
+            result.error = f"step {step.key}: {mask(str(e))}"
             break
         except Exception as e:  # a step's own bug must still name the step and host
             result.error = f"step {step.key}: {type(e).__name__}: {mask(str(e))}"
@@ -124,19 +128,22 @@ def _gather(remote: Remote, steps: Sequence[Step]) -> list[list]:
 
 def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info) -> PhaseResult:
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed."""
-    targets: list[tuple[Host, list[Step]]] = [(h, phase.steps(ctx, h)) for h in ctx.inventory.hosts]
-    targets = [(h, s) for h, s in targets if s]
+    targets = phase.targets(ctx.inventory)
     started = time.monotonic()
 
-    def one(item: tuple[Host, list[Step]]) -> HostResult:
-        host, steps = item
+    def one(host: Host) -> HostResult | None:
         try:
-            return apply_host(pool[host.name], steps, progress)
+            if phase.discover:
+                names = list(phase.discover)
+                answers = pool[host.name].run_many([phase.discover[n] for n in names])
+                ctx.facts.setdefault(host.name, {}).update({n: a.stdout.strip() for n, a in zip(names, answers)})
+            steps = phase.steps(ctx, host)
+            return apply_host(pool[host.name], steps, progress) if steps else None
         except RemoteError as e:  # could not even read facts (e.g. SSH down)
             return HostResult(host.name, error=str(e))
 
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as executor:
-        results = list(executor.map(one, targets))
+        results = [r for r in executor.map(one, targets) if r is not None]
     result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
     log.info("%s", result.summary())
     if result.failed:

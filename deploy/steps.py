@@ -30,6 +30,8 @@ class Action:
     mode: str = "0644"
     owner: str = "root"
     group: str = "root"
+    await_condition: str | None = None   # poll this command until it succeeds
+    timeout: float = 0.0
 
     @classmethod
     def run(cls, command: str | Sequence[str]) -> Action:
@@ -215,20 +217,23 @@ def Line(script: str, path: str, line: str, match: Callable[[str], bool], **kw) 
 def ini_set(text: str | None, settings: Mapping[str, Mapping[str, object]]) -> str:
     """Set keys in an INI file, keeping comments, order and everything else.
 
-    A value of None removes the key. Keys commented out in the packaged file
+    Section "" holds the keys of a file without sections. A value of None
+    removes the key. Keys commented out in the packaged file
     stay commented; the active setting is added under its section.
     """
     lines = (text or "").splitlines()
     for section, values in settings.items():
         header = f"[{section}]"
         try:
-            start = next(i for i, l in enumerate(lines) if l.strip() == header)
+            # Section "" is the top of a file without sections (libvirtd.conf, qemu.conf).
+            start = -1 if section == "" else next(i for i, l in enumerate(lines) if l.strip() == header)
         except StopIteration:
             if lines and lines[-1].strip():
                 lines.append("")
             lines.append(header)
             start = len(lines) - 1
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        end = len(lines) if section == "" else next(
+            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
         for key, value in values.items():
             found = [i for i in range(start + 1, end)
                      if lines[i].split("=", 1)[0].strip() == key and not lines[i].lstrip().startswith(("#", ";"))]
@@ -248,7 +253,7 @@ def ini_set(text: str | None, settings: Mapping[str, Mapping[str, object]]) -> s
             else:
                 # after the last non-blank line of the section
                 at = end
-                while at > start + 1 and not lines[at - 1].strip():
+                while at > start + 1 and not lines[at - 1].strip() and section != "":
                     at -= 1
                 lines.insert(at, new)
                 end += 1
@@ -382,3 +387,82 @@ class Command(Step):
     def fresh(self) -> list[Action]:
         return [Action(describe=self.command, command=self.command)]
 
+
+
+@dataclass
+class Await(Step):
+    """Wait until a condition holds on the host (polled with a deadline).
+
+    Not a change of the host, but a step of the phase: the report's scripts
+    that waited for a daemon to be ready before using it.
+    """
+    script: str
+    condition: str
+    what: str
+    timeout: float = 120.0
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = self.title or f"wait for {self.what}"
+
+    def facts(self) -> list[str]:
+        return [self.condition]
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        if facts[0].ok:
+            return no_change(f"{self.what}: already so")
+        return Change(self.fresh(), f"{self.what}: not yet")
+
+    def fresh(self) -> list[Action]:
+        return [Action(describe=f"poll up to {self.timeout:.0f}s until: {self.condition}",
+                       await_condition=self.condition, timeout=self.timeout)]
+
+
+@dataclass
+class Account(Step):
+    """A system group, and optionally a user, with fixed numeric ids.
+
+    Files on the shared instances volume carry numeric owners, so the users
+    that own them must have the same ids on every host, before any package
+    creates them with ids of its own choosing.
+    """
+    script: str
+    group: str
+    gid: int
+    user: str | None = None
+    uid: int | None = None
+    home: str = "/nonexistent"
+    shell: str = "/usr/sbin/nologin"
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        who = f"user {self.user} ({self.uid}), " if self.user else ""
+        self.title = self.title or f"{who}group {self.group} ({self.gid})"
+
+    def facts(self) -> list[str]:
+        user = f"$(getent passwd {q(self.user)} | cut -d: -f3,4)" if self.user else ""
+        return [f"echo \"$(getent group {q(self.group)} | cut -d: -f3) {user}\""]
+
+    def diff(self, facts: list[Result], done: set[str]) -> Change:
+        words = facts[0].stdout.split()
+        gid = words[0] if words else ""
+        uid_gid = words[1] if len(words) > 1 else ""
+        actions, reasons = [], []
+        if not gid:
+            actions.append(Action.run(["groupadd", "--system", "--gid", str(self.gid), self.group]))
+            reasons.append(f"group {self.group} missing")
+        elif gid != str(self.gid):
+            actions.append(Action.run(["groupmod", "--gid", str(self.gid), self.group]))
+            reasons.append(f"group {self.group} has gid {gid}")
+        if self.user:
+            if not uid_gid:
+                actions.append(Action.run(["useradd", "--system", "--uid", str(self.uid), "--gid", str(self.gid),
+                                           "--home-dir", self.home, "--no-create-home", "--shell", self.shell, self.user]))
+                reasons.append(f"user {self.user} missing")
+            elif uid_gid != f"{self.uid}:{self.gid}":
+                actions.append(Action.run(["usermod", "--uid", str(self.uid), "--gid", str(self.gid), self.user]))
+                reasons.append(f"user {self.user} has uid:gid {uid_gid}")
+        return Change(actions, ", ".join(reasons)) if actions else no_change("ids as wanted")
+
+    def fresh(self) -> list[Action]:
+        return self.diff([Result("", "", 0, "", "")], set()).actions

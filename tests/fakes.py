@@ -20,6 +20,11 @@ class FakeHost:
     iptables: set[str] = field(default_factory=set)
     changes: list[str] = field(default_factory=list)
     fail_on: str | None = None  # a regex: commands matching it exit 1
+    groups: dict[str, int] = field(default_factory=dict)
+    users: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # guard command (a Command step's `unless`) -> the command that satisfies it
+    guards: dict[str, str] = field(default_factory=dict)
+    ran: set[str] = field(default_factory=set)  # every command ever run, unlike `changes`
 
 
 class FakeRemote:
@@ -40,6 +45,7 @@ class FakeRemote:
         if s.fail_on and re.search(s.fail_on, text):
             raise RemoteError(self.host.name, text, 1, "simulated failure")
         s.changes.append(text)
+        s.ran.add(text)
         if "apt-get" in text:
             names = text.split(" install ", 1)[1].split(";")[0].split("||")[0].split()
             s.packages.update(n for n in names if not n.startswith("-"))
@@ -53,14 +59,18 @@ class FakeRemote:
                 unit[1] = "active"
             elif m[1] == "stop":
                 unit[1] = "inactive"
-        elif m := re.match(r"chmod (\S+) (\S+)", text):
+        elif m := re.fullmatch(r"chmod (\S+) (\S+)", text):
             c, _, o, g = s.files[m[2]]
             s.files[m[2]] = (c, m[1], o, g)
-        elif m := re.match(r"chown (\S+):(\S+) (\S+)", text):
+        elif m := re.fullmatch(r"chown (\S+):(\S+) (\S+)", text):
             c, mode, _, _ = s.files[m[3]]
             s.files[m[3]] = (c, mode, m[1], m[2])
         elif "deploy-firewall-" in text:
             s.iptables.add("nat")
+        elif m := re.match(r"(groupadd --system|groupmod) --gid (\d+) (\S+)", text):
+            s.groups[m[3]] = int(m[2])
+        elif m := re.match(r"(useradd --system|usermod) --uid (\d+) --gid (\d+) .*?(\S+)$", text):
+            s.users[m[4]] = (int(m[2]), int(m[3]))
         return Result(self.host.name, text, 0, "", "")
 
     def put(self, path, content, *, mode="0644", owner="root", group="root"):
@@ -87,6 +97,14 @@ class FakeRemote:
         if m := re.match(r"echo \$\(systemctl is-enabled (\S+)", text):
             enabled, active = s.units.get(m[1], ["missing", "inactive"])
             return ok(f"{enabled} {active} no 100 0\n")
+        if text in s.guards:
+            return ok() if s.guards[text] in s.ran else fail
         if text.startswith("iptables"):
             return ok() if "nat" in s.iptables else fail
+        if m := re.match(r'echo "\$\(getent group (\S+) \| cut -d: -f3\)(?: \$\(getent passwd (\S+))?', text):
+            gid = s.groups.get(m[1], "")
+            user = s.users.get(m[2]) if m[2] else None
+            return ok(f"{gid} {user[0]}:{user[1]}\n" if user else f"{gid} \n")
+        if text.startswith("test ") or "gluster" in text:  # an Await condition: it holds
+            return ok()
         raise AssertionError(f"fake host does not understand fact: {text}")

@@ -17,7 +17,7 @@ def test_plan_lists_phase_01_for_every_host_in_order():
     run = pytest_run("--plan", "-p", "no:randomly")
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
-    headers = [l for l in out.splitlines() if l.startswith("== ")]
+    headers = [l for l in out.splitlines() if l.startswith("== 01-network-gateway")]
     assert [h.split()[3] for h in headers] == ["compute1", "compute2", "compute3", "compute4", "controller"]
     gateway = out.split("== 01-network-gateway on compute1")[1].split("== ")[0]
     order = [gateway.index(s) for s in ("01-iptables-nat", "02-ip-forward", "03-copy-hosts")]

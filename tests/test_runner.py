@@ -20,7 +20,7 @@ def demo_phase():
         if not host.has_role("compute"):
             return []
         return [Packages("01-x", ["demo"]), File("02-y", "/etc/demo", host.name + "\n")]
-    return Phase(42, "demo", ("compute",), steps)
+    return Phase(42, "demo", ("all",), steps)
 
 
 def test_all_target_hosts_converge(default_inventory, tmp_path):

@@ -111,3 +111,10 @@ def test_ini_set_keeps_comments_and_replaces_values():
     assert out == ("[DEFAULT]\n# my_ip = 1.1.1.1\nmy_ip = 10.0.0.1\n\n[database]\nconnection = mysql://x\n"
                    "\n[new]\nflag = true\n")
     assert ini_set(out, {"DEFAULT": {"my_ip": "10.0.0.1"}}) == out
+
+
+def test_ini_set_without_sections():
+    text = '# libvirtd.conf\n#auth_tcp = "sasl"\nlisten_tls = 0\n'
+    out = ini_set(text, {"": {"auth_tcp": '"none"', "listen_tls": None}})
+    assert out == '# libvirtd.conf\n#auth_tcp = "sasl"\nauth_tcp = "none"\n'
+    assert ini_set(out, {"": {"auth_tcp": '"none"'}}) == out

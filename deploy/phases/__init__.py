@@ -4,10 +4,8 @@ for one host (an empty list: the phase does nothing there).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
 from ..inventory import Host, Inventory
 from ..secrets import Secrets
 from ..steps import Step
@@ -18,15 +16,25 @@ class Context:
     """What a phase may read while it makes its steps."""
     inventory: Inventory
     secrets: Secrets
-    facts: dict[str, Any] = field(default_factory=dict)  # decided by earlier phases
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> discovered fact -> value
+
+    def fact(self, host: Host, name: str) -> str:
+        """A discovered fact of a host; in a plan (nothing asked) a placeholder."""
+        return self.facts.get(host.name, {}).get(name, f"<{name}>")
 
 
 @dataclass(frozen=True)
 class Phase:
     number: int
     name: str                     # the report's directory name, e.g. "network-gateway"
-    roles: tuple[str, ...]        # the hosts it targets, for markers and docs
+    roles: tuple[str, ...]        # the hosts it targets
     steps: Callable[[Context, Host], list[Step]]
+    # Facts asked of each target host before its steps are made (name -> command),
+    # for choices the steps depend on, such as KVM or QEMU emulation.
+    discover: Mapping[str, str] = field(default_factory=dict)
+
+    def targets(self, inventory: Inventory) -> list[Host]:
+        return [h for h in inventory.hosts if any(h.has_role(r) for r in self.roles)]
 
     @property
     def id(self) -> str:
@@ -38,5 +46,7 @@ class Phase:
 
 
 def all_phases() -> list[Phase]:
-    from . import p01_network_gateway
-    return [p01_network_gateway.PHASE]
+    from . import (p01_network_gateway, p02_glusterfs_all, p03_glusterfs_controller, p04_glusterfs_all,
+                   p05_kvm_compute, p06_openstack_all)
+    return [p01_network_gateway.PHASE, p02_glusterfs_all.PHASE, p03_glusterfs_controller.PHASE,
+            p04_glusterfs_all.PHASE, p05_kvm_compute.PHASE, p06_openstack_all.PHASE]

@@ -1,6 +1,7 @@
 """01-network-gateway: NAT and forwarding on the gateway, /etc/hosts everywhere.
 
-The report's scripts 01-iptables-nat, 02-ip-forward and 03-copy-hosts. Unlike
+The report's scripts 01-iptables-nat, 02-ip-forward and 03-copy-hosts, after
+00-apt-sources (the package proxy, before anything is installed). Unlike
 the report, existing firewall rules are never flushed: the NAT rules live in
 chains of their own (deploy/firewall.py).
 """
@@ -32,9 +33,22 @@ def hosts_lines(inv: Inventory) -> list[str]:
     return [f"{h.address}\t{h.name}" + ("\tgateway" if h.has_role("gateway") else "") for h in inv.hosts]
 
 
+def apt_steps(inv: Inventory) -> list[Step]:
+    """Package proxy and mirror, before the first package anywhere is installed."""
+    result: list[Step] = []
+    if inv.package_proxy:
+        result.append(File("00-apt-sources", "/etc/apt/apt.conf.d/01deploy-proxy",
+                           f'Acquire::http::Proxy "{inv.package_proxy}";\n'))
+    if inv.package_mirror != "auto":  # auto: keep the host's own sources
+        result.append(File("00-apt-sources", "/etc/apt/sources.list.d/debian.sources",
+                           f"Types: deb\nURIs: {inv.package_mirror}\nSuites: bookworm bookworm-updates\n"
+                           "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"))
+    return result
+
+
 def steps(ctx: Context, host: Host) -> list[Step]:
     inv = ctx.inventory
-    result: list[Step] = []
+    result: list[Step] = apt_steps(inv)
     if host.has_role("gateway"):
         result += firewall_steps("01-iptables-nat", nat_rules(inv))
         result += [

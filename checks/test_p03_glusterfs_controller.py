@@ -1,0 +1,40 @@
+"""Checks of 03-glusterfs-controller: every peer connected, the volume a
+started replica over every compute's brick, all bricks online."""
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.p03, pytest.mark.usefixtures("phase_p03")]
+
+
+@pytest.mark.controller
+def test_every_peer_connected(host, inventory):
+    out = host.check_output("gluster peer status")
+    peers = dict(re.findall(r"Hostname: (\S+)\n.*?\nState: .*?\((\w+)\)", out, re.S))
+    expected = {h.name for h in inventory.hosts if h.name != host.backend.hostname}
+    wrong = {n: peers.get(n, "absent") for n in expected if peers.get(n) != "Connected"}
+    assert not wrong, f"{host.backend.hostname}: gluster peers not connected: {wrong}"
+
+
+@pytest.mark.controller
+def test_volume_is_started_replica(host, inventory):
+    gf = inventory.glusterfs
+    computes = inventory.with_role("compute")
+    info = host.check_output("gluster volume info %s", gf.volume)
+    n = len(computes)
+    layout = f"{n // gf.replica} x {gf.replica} = {n}"
+    assert "Type: Replicate" in info or "Type: Distributed-Replicate" in info, f"{gf.volume} is not replicated:\n{info}"
+    assert f"Number of Bricks: {layout}" in info, f"{gf.volume}: expected {layout} bricks:\n{info}"
+    assert "Status: Started" in info, f"{gf.volume} is not started"
+    for h in computes:
+        assert f"{h.name}:{gf.brick_path}" in info, f"{gf.volume}: no brick on {h.name}"
+    assert "features.shard: on" in info, f"{gf.volume}: the virt option group is not applied"
+
+
+@pytest.mark.controller
+def test_all_bricks_online(host, inventory):
+    status = host.check_output("gluster volume status %s detail", inventory.glusterfs.volume)
+    bricks = re.findall(r"Brick\s+: Brick (\S+)\n.*?Online\s+: (\S)", status, re.S)
+    offline = [b for b, online in bricks if online != "Y"]
+    assert len(bricks) == len(inventory.with_role("compute")), f"bricks listed: {bricks}"
+    assert not offline, "GlusterFS bricks offline: " + ", ".join(offline)

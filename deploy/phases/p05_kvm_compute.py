@@ -1,0 +1,83 @@
+"""05-kvm-compute: the hypervisor on every compute host.
+
+The report's 01-kvm-install ... 05-libvirt-start. Its test for hardware
+virtualization (vmx/svm in /proc/cpuinfo) chooses KVM or QEMU emulation; the
+choice is written to /etc/deploy/hypervisor for operators and later checks.
+
+Live migration goes over libvirt's TCP socket, as in the report, but bound to
+the host's management address and reachable only from the other compute
+hosts (a firewall rule set), instead of unauthenticated TCP open to every
+network. Migration data uses its own port range, apart from GlusterFS's.
+"""
+from __future__ import annotations
+
+from .. import discover
+from ..firewall import Chain, RuleSet, firewall_steps
+from ..inventory import Host, Inventory
+from ..steps import Command, File, Ini, Packages, Service, Step
+from . import Context, Phase
+
+PACKAGES = ["qemu-system-x86", "qemu-utils", "libvirt-daemon-system", "libvirt-clients", "ovmf"]
+LIBVIRT_TCP_PORT = "16509"
+MIGRATION_PORTS = (61000, 61063)     # above GlusterFS's brick range 49152-60999
+
+LIBVIRTD_CONF = {"": {
+    "auth_tcp": '"none"',            # restricted by listen address and firewall (see module doc)
+    "log_outputs": '"3:journald"',
+}}
+
+
+def qemu_conf(container: bool) -> dict:
+    settings = {
+        "migration_port_min": MIGRATION_PORTS[0],
+        "migration_port_max": MIGRATION_PORTS[1],
+    }
+    if container:
+        # Inside a container the cgroup tree is read-only: libvirt must not try
+        # to create its own v1 controllers (lab-notes: "Failed to create v1
+        # controller cpu ... Read-only file system").
+        settings["cgroup_controllers"] = "[ ]"
+    return {"": settings}
+
+
+def migration_rules(inv: Inventory, host: Host) -> RuleSet:
+    ports = f"{LIBVIRT_TCP_PORT},{MIGRATION_PORTS[0]}:{MIGRATION_PORTS[1]}"
+    rules = [["-s", h.address, "-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "ACCEPT"]
+             for h in inv.with_role("compute") if h.name != host.name]
+    rules.append(["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "DROP"])
+    return RuleSet("migrate", [Chain("filter", "INPUT", rules)])
+
+
+def steps(ctx: Context, host: Host) -> list[Step]:
+    if not host.has_role("compute"):
+        return []
+    inv = ctx.inventory
+    virt_type = ctx.fact(host, "virt_type")
+    container = ctx.fact(host, "container") not in ("none", "")
+    result: list[Step] = [File("02-kvm-modprobe", "/etc/deploy/hypervisor", f"virt_type={virt_type}\n")]
+    if virt_type == "kvm" and not container:
+        result.append(Command("02-kvm-modprobe", "modprobe kvm_intel 2>/dev/null || modprobe kvm_amd",
+                              unless="test -c /dev/kvm", title="KVM module loaded"))
+    result.append(Packages("03-libvirt-install", PACKAGES, hold_services=True))
+    if virt_type == "kvm":
+        result.append(Command("03-libvirt-install", "usermod -aG kvm libvirt-qemu",
+                              unless="id -nG libvirt-qemu | grep -qw kvm", title="guests may open /dev/kvm"))
+    result += firewall_steps("04-libvirt-config", migration_rules(inv, host))
+    conf = Ini("04-libvirt-config", "/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)
+    qemu = Ini("04-libvirt-config", "/etc/libvirt/qemu.conf", qemu_conf(container), mode="0600")
+    default = File("04-libvirt-config", "/etc/default/libvirtd",
+                   '# Written by the deploy suite: libvirtd stays up (no idle --timeout),\n'
+                   '# so its TCP socket is served without a round of socket activation.\nLIBVIRTD_ARGS=""\n')
+    listen = File("04-libvirt-config", "/etc/systemd/system/libvirtd-tcp.socket.d/listen.conf",
+                  f"[Socket]\nListenStream=\nListenStream={host.address}:{LIBVIRT_TCP_PORT}\n",
+                  title="libvirt TCP socket on the management address only")
+    result += [conf, qemu, default, listen]
+    result += [
+        Service("05-libvirt-start", "libvirtd-tcp.socket", restart_on=[listen]),
+        Service("05-libvirt-start", "libvirtd.service", restart_on=[conf, qemu, default, listen]),
+    ]
+    return result
+
+
+PHASE = Phase(5, "kvm-compute", ("compute",), steps,
+              discover={"virt_type": discover.VIRT_TYPE, "container": discover.CONTAINER})
