@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from .diagnostics import collect
 from .inventory import Inventory, InventoryError, check_key_files, load_inventory
+from .known_faults import recognise
 from .phases import Context, Phase, all_phases
 from .plan import render_plan
 from .remote import Pool
@@ -23,6 +25,9 @@ from .secrets import Secrets, SecretsError, mask
 ROLE_MARKERS = ("all", "controller", "compute", "gateway")
 INVENTORY = pytest.StashKey[Inventory]()
 RESULTS = pytest.StashKey[list[PhaseResult]]()
+POOL = pytest.StashKey[Pool]()
+RUN_DIR = pytest.StashKey[Path]()
+FAILED = pytest.StashKey[list[str]]()
 log = logging.getLogger("deploy")
 
 
@@ -38,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="verify only: run checks without applying any phase")
     group.addoption("--lab-destroy", action="store_true",
                     help="embedded lab: destroy it when the run ends (CI)")
+    group.addoption("--reports", default="reports", metavar="DIR",
+                    help="where each run writes its folder (diagnostics on failure); default: reports/")
 
 
 def _mask_records() -> None:
@@ -87,6 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except InventoryError as e:
         raise pytest.UsageError(f"inventory: {e}") from None
     config.stash[RESULTS] = []
+    config.stash[FAILED] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    config.stash[RUN_DIR] = (Path(config.rootpath) / config.getoption("--reports") / f"run-{stamp}").resolve()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -148,8 +158,9 @@ def reachable_hosts(inventory: Inventory, pytestconfig: pytest.Config) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def pool(reachable_hosts: Inventory) -> Iterator[Pool]:
+def pool(reachable_hosts: Inventory, pytestconfig: pytest.Config) -> Iterator[Pool]:
     connections = Pool(reachable_hosts.hosts)
+    pytestconfig.stash[POOL] = connections
     yield connections
     connections.close()
 
@@ -200,7 +211,42 @@ for _phase in all_phases():
     _previous = f"phase_{_phase.id}"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failure names the known faults it shows, and where the evidence will be."""
+    report = yield
+    if report.failed:
+        item.config.stash[FAILED].append(item.nodeid)
+        faults = recognise(mask(str(report.longrepr)))
+        if faults:
+            report.sections.append(("known faults", "\n".join(faults)))
+        report.user_properties.append(("diagnostics", str(item.config.stash[RUN_DIR] / "diagnostics")))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After any failure, gather evidence from every host (bounded; never raises)."""
+    config = session.config
+    pool = config.stash.get(POOL, None)
+    if not config.stash.get(FAILED, []) or pool is None:
+        return
+    folder = config.stash[RUN_DIR] / "diagnostics"
+    try:
+        collect(config.stash[INVENTORY], pool, folder)
+        found = sorted({f for path in folder.rglob("*.txt") for f in recognise(path.read_text())})
+        (folder / "known-faults.txt").write_text("\n".join(found) + "\n")
+    except Exception as e:  # evidence gathering must not replace the failure being reported
+        log.warning("diagnostics collection failed: %s", e)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    folder = config.stash[RUN_DIR] / "diagnostics" if RUN_DIR in config.stash else None
+    if folder and folder.exists():
+        terminalreporter.section("diagnostics")
+        terminalreporter.write_line(f"evidence from every host: {folder}")
+        faults = (folder / "known-faults.txt").read_text().strip() if (folder / "known-faults.txt").exists() else ""
+        for line in faults.splitlines():
+            terminalreporter.write_line(f"  known fault: {line}")
     results = config.stash.get(RESULTS, [])
     if not results:
         return

@@ -1,0 +1,90 @@
+"""When something failed: gather the evidence from every host into one folder.
+
+What is collected is data (COLLECT below): commands run on each host, each
+bounded in time and output size, secrets masked before anything is written.
+Collection never raises: a host that cannot be reached gets a note saying so,
+and the original failure stays the one reported.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .inventory import Host, Inventory
+from .remote import Pool
+from .secrets import MASK, mask
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 256 * 1024          # per file written
+COMMAND_TIMEOUT = 30            # seconds per command on a host
+
+# name of the file -> command; {role} keys limit a command to hosts of that role.
+COLLECT: dict[str, str] = {
+    "failed-units.txt": "systemctl --failed --no-legend --plain || true",
+    "failed-units-journal.txt": (
+        "for u in $(systemctl --failed --no-legend --plain | awk '{print $1}'); do "
+        "echo \"=== $u\"; systemctl status --no-pager -l \"$u\" 2>&1 | tail -n 20; "
+        "journalctl -u \"$u\" -n 80 --no-pager 2>&1; done"),
+    "journal-errors.txt": "journalctl -p err -n 200 --no-pager 2>&1 || true",
+    "service-logs.txt": (
+        "for f in $(ls /var/log/{keystone,glance,nova,placement,neutron,cinder,glusterfs,libvirt/qemu}/*.log "
+        "2>/dev/null); do echo \"=== $f\"; tail -n 120 \"$f\"; done"),
+    "configs.txt": (
+        "for f in $(ls /etc/{keystone,glance,nova,placement,neutron,neutron/plugins/ml2,cinder}/*.conf "
+        "/etc/neutron/plugins/ml2/*.ini /etc/libvirt/libvirtd.conf /etc/libvirt/qemu.conf /etc/fstab "
+        "/etc/hosts 2>/dev/null); do echo \"=== $f\"; grep -Ev '^[[:space:]]*(#|$)' \"$f\"; done"),
+    "listening.txt": "ss -ltnp 2>/dev/null || true",
+    "gluster.txt": "command -v gluster >/dev/null && { gluster peer status; gluster volume status; "
+                   "gluster volume info; } 2>&1 || echo 'no gluster here'",
+    "mounts.txt": "findmnt -l 2>&1 | grep -E 'gluster|export|nova' || true",
+    "virsh.txt": "command -v virsh >/dev/null && virsh -c qemu:///system list --all 2>&1 || echo 'no libvirt here'",
+    "firewall.txt": "iptables -S 2>&1; iptables -t nat -S 2>&1",
+}
+
+# Lines like `password = x` or `transport_url = rabbit://u:x@h` in configs.
+_SECRET_LINE = re.compile(r"(?im)^(\s*[\w.-]*(password|secret|token|key)[\w.-]*\s*[=:]\s*)(\S.*)$")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+
+
+def scrub(text: str) -> str:
+    """Mask the known secrets, and anything that looks like one."""
+    text = mask(text)
+    text = _SECRET_LINE.sub(lambda m: m.group(1) + MASK, text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+
+def _bounded(text: str) -> str:
+    data = text.encode(errors="replace")
+    if len(data) <= MAX_BYTES:
+        return text
+    return f"[... {len(data) - MAX_BYTES} bytes cut ...]\n" + data[-MAX_BYTES:].decode(errors="replace")
+
+
+def collect_host(pool: Pool, host: Host, folder: Path, extra: dict[str, str] | None = None) -> list[Path]:
+    """Run every collection command on one host; write one file each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, command in {**COLLECT, **(extra or {})}.items():
+        try:
+            result = pool[host.name].run(command, check=False, timeout=COMMAND_TIMEOUT)
+            text = result.stdout + (f"\n[stderr]\n{result.stderr}" if result.stderr.strip() else "")
+        except Exception as e:  # evidence gathering must never hide the failure it documents
+            text = f"[could not collect from {host.name}: {e}]"
+        path = folder / name
+        path.write_text(_bounded(scrub(text)))
+        written.append(path)
+    return written
+
+
+def collect(inventory: Inventory, pool: Pool, folder: Path, hosts: Sequence[Host] | None = None) -> Path:
+    """Collect from every host in parallel into folder/HOST/; return the folder."""
+    targets = list(hosts or inventory.hosts)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as executor:
+        list(executor.map(lambda h: collect_host(pool, h, folder / h.name), targets))
+    log.info("diagnostics from %d hosts in %s", len(targets), folder)
+    return folder
