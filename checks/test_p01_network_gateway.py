@@ -36,10 +36,10 @@ def test_nat_rules_restored_at_boot(host, inventory):
 def test_every_host_resolves_every_other(host, inventory):
     wrong = []
     for other in inventory.hosts:
-        answer = host.run("getent hosts %s", other.name).stdout.split()
+        answer = host.run("getent ahostsv4 %s", other.name).stdout.split()
         if not answer or answer[0] != other.address:
             wrong.append(f"{other.name} -> {answer[0] if answer else 'nothing'} (expected {other.address})")
-    gateway = host.run("getent hosts gateway").stdout.split()
+    gateway = host.run("getent ahostsv4 gateway").stdout.split()
     if not gateway or gateway[0] != inventory.gateway.address:
         wrong.append(f"gateway -> {gateway[0] if gateway else 'nothing'} (expected {inventory.gateway.address})")
     assert not wrong, f"{host.backend.hostname} resolves wrongly: " + "; ".join(wrong)

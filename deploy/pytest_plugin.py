@@ -89,6 +89,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _mask_records()
+    logging.getLogger("paramiko").setLevel(logging.WARNING)  # one line per connection is noise
     try:
         config.stash[INVENTORY] = load_inventory(_inventory_path(config))
     except InventoryError as e:

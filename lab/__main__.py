@@ -1,0 +1,50 @@
+"""python -m lab up|status|down|destroy|ssh HOST [--inventory PATH]"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from deploy.inventory import InventoryError, load_inventory
+
+from . import LabError, destroy, down, status, up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="The embedded lab: hosts as containers.")
+    parser.add_argument("command", choices=["up", "status", "down", "destroy", "ssh"])
+    parser.add_argument("host", nargs="?", help="for ssh: the host to log in to")
+    parser.add_argument("--inventory", default=os.environ.get("DEPLOY_INVENTORY", "inventory.yaml"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    try:
+        inv = load_inventory(args.inventory, check_keys=False)
+        if not inv.lab.embedded:
+            raise LabError(f"{inv.path}: lab.embedded is false: this inventory names real hosts")
+        if args.command == "up":
+            up(inv)
+        elif args.command == "down":
+            down(inv)
+        elif args.command == "destroy":
+            destroy(inv)
+        elif args.command == "status":
+            for s in status(inv):
+                print(f"{s.name:<12} {s.address:<15} {'running' if s.running else 'stopped':<8} "
+                      f"ssh {'ok' if s.ssh else 'no'}")
+        elif args.command == "ssh":
+            host = inv.host(args.host) if args.host else None
+            if host is None:
+                raise LabError("ssh needs a host name: " + ", ".join(h.name for h in inv.hosts))
+            os.execvp("ssh", ["ssh", "-i", str(host.key), "-o", "StrictHostKeyChecking=no",
+                              "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                              f"{host.user}@{host.address}"])
+    except (InventoryError, LabError, KeyError) as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

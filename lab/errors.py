@@ -1,0 +1,2 @@
+class LabError(RuntimeError):
+    """The embedded lab cannot be brought to the wanted state; one line says why."""

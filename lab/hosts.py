@@ -1,0 +1,110 @@
+"""One systemd-nspawn container per inventory host: its tree is an overlay on
+the cached base tree, with its own hostname, machine-id, SSH host keys and
+the operator's key; it boots systemd in the host's network namespace."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from deploy.inventory import Host, Inventory
+
+from . import process
+from .system import sh
+
+log = logging.getLogger("lab.hosts")
+
+
+def host_dir(inv: Inventory, host: Host) -> Path:
+    return inv.lab.state_dir / "hosts" / host.name
+
+
+def root(inv: Inventory, host: Host) -> Path:
+    return host_dir(inv, host) / "root"
+
+
+def pidfile(inv: Inventory, host: Host) -> Path:
+    return inv.lab.state_dir / "run" / f"{host.name}.pid"
+
+
+def _mounted(path: Path) -> bool:
+    return sh(["findmnt", "-n", str(path)], check=False).returncode == 0
+
+
+def tree_up(inv: Inventory, host: Host, base: Path, public_key: str) -> Path:
+    """Mount the host's overlay tree; give it its identity the first time."""
+    d = host_dir(inv, host)
+    stamp = d / "base"
+    if stamp.exists() and stamp.read_text() != str(base):
+        raise_rebuild = f"{host.name}: its tree was made from another base ({stamp.read_text()}); run `python -m lab destroy`"
+        from .errors import LabError
+        raise LabError(raise_rebuild)
+    for sub in ("upper", "work", "root"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    stamp.write_text(str(base))
+    merged = root(inv, host)
+    if not _mounted(merged):
+        sh(["mount", "-t", "overlay", "overlay", "-o",
+            f"lowerdir={base},upperdir={d / 'upper'},workdir={d / 'work'}", str(merged)])
+    if not (d / "identity").exists():
+        _identity(inv, host, merged, public_key)
+        (d / "identity").write_text(host.name)
+    return merged
+
+
+def _identity(inv: Inventory, host: Host, merged: Path, public_key: str) -> None:
+    (merged / "etc/hostname").write_text(host.name + "\n")
+    (merged / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+    # minbase writes no /etc/hosts; GlusterFS's localhost mounts need one.
+    (merged / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{host.address}\t{host.name}\n")
+    # debootstrap copied the machine's resolver, which the lab cannot reach: a
+    # lookup would wait for it to time out. No nameserver: names come from /etc/hosts.
+    resolv = merged / "etc/resolv.conf"
+    resolv.unlink(missing_ok=True)
+    resolv.write_text("# The embedded lab has no DNS: host names come from /etc/hosts.\n")
+    ssh_dir = merged / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(public_key + "\n")
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    sh(["ssh-keygen", "-A", "-f", str(merged)])
+    for key in (merged / "etc/ssh").glob("ssh_host_*"):
+        key.chmod(0o600 if not key.name.endswith(".pub") else 0o644)
+
+
+def start(inv: Inventory, host: Host, netns_path: str, binds: dict[str, str]) -> int:
+    """Boot the container unless it runs already; returns its nspawn pid."""
+    pid = process.alive(pidfile(inv, host))
+    if pid:
+        return pid
+    argv = ["/usr/bin/systemd-nspawn", "--boot", "--keep-unit", "--register=no",
+            f"--machine={inv.lab.name}-{host.name}", f"--hostname={host.name}",
+            f"--directory={root(inv, host)}", f"--network-namespace-path={netns_path}",
+            "--capability=all", "--drop-capability=CAP_SYS_TIME",
+            "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only",
+            "--bind=/dev/fuse", "--bind=/dev/net/tun"]
+    if "vmx" in Path("/proc/cpuinfo").read_text().split() or "svm" in Path("/proc/cpuinfo").read_text().split():
+        argv.append("--bind=/dev/kvm")  # only where hardware virtualization is really there
+    argv += [f"--bind={src}:{dst}" for src, dst in binds.items()]
+    log_file = inv.lab.state_dir / "log" / f"{host.name}.console"
+    # nspawn keeps /proc/sys read-only when it did not make the network namespace
+    # itself; the host's own namespace is ours to configure (forwarding, bridges).
+    env = {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+    pid = process.start(argv, pidfile(inv, host), log_file, env=env)
+    log.info("%s: booting (nspawn pid %d, console %s)", host.name, pid, log_file)
+    return pid
+
+
+def stop(inv: Inventory, host: Host) -> None:
+    # SIGTERM asks nspawn to shut the container down cleanly; a host still
+    # running a guest may not stop in time, then the tree is killed.
+    process.stop(pidfile(inv, host), f"container {host.name}", grace=30)
+
+
+def tree_down(inv: Inventory, host: Host, remove: bool) -> None:
+    merged = root(inv, host)
+    if _mounted(merged):
+        sh(["umount", str(merged)])
+    if remove and host_dir(inv, host).exists():
+        shutil.rmtree(host_dir(inv, host))

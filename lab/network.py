@@ -1,0 +1,167 @@
+"""The lab's networks: one bridge per inventory network, one network namespace
+per host with interfaces named as the inventory says, and the machine kept
+apart from its uplink (no forwarding between the lab's bridges and the rest).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from dataclasses import dataclass
+
+from deploy.inventory import Host, Inventory
+
+from .errors import LabError
+from .system import sh
+
+log = logging.getLogger("lab.network")
+ISOLATION_COMMENT = "embedded-lab-{name}: no forwarding to or from the lab"
+
+
+@dataclass(frozen=True)
+class Link:
+    bridge: str        # on the machine
+    host_side: str     # veth end on the machine, in the bridge
+    inside: str        # interface name inside the host (the inventory's)
+    address: str       # with prefix length
+
+
+def bridges(inv: Inventory) -> dict[str, tuple[str, int]]:
+    """Bridge name -> (machine address, prefix length)."""
+    name = inv.lab.name
+    out = {}
+    for key, net in (("mgmt", inv.management), ("pub", inv.public)):
+        if net.operator_address is None:
+            raise LabError(f"networks.{'management' if key == 'mgmt' else 'public'}.operator_address: "
+                           "the embedded lab needs this machine's address on that network")
+        out[f"{name}-{key}"] = (net.operator_address, net.cidr.prefixlen)
+    return out
+
+
+def netns(inv: Inventory, host: Host) -> str:
+    return f"{inv.lab.name}-{host.name}"
+
+
+def links(inv: Inventory, host: Host) -> list[Link]:
+    index = inv.hosts.index(host) + 1
+    name = inv.lab.name
+    result = [Link(f"{name}-mgmt", f"{name}{index}m", host.management_interface,
+                   f"{host.address}/{inv.management.cidr.prefixlen}")]
+    if host.public_interface and host.public_address:
+        result.append(Link(f"{name}-pub", f"{name}{index}p", host.public_interface,
+                           f"{host.public_address}/{inv.public.cidr.prefixlen}"))
+    return result
+
+
+def _links_json() -> list[dict]:
+    return json.loads(sh(["ip", "-j", "link", "show"]).stdout or "[]")
+
+
+def _exists(link: str) -> bool:
+    return sh(["ip", "link", "show", link], check=False).returncode == 0
+
+
+def check_no_clash(inv: Inventory) -> None:
+    """Refuse networks that overlap anything this machine already routes."""
+    ours = set(bridges(inv))
+    lab_nets = {"networks.management.cidr": inv.management.cidr, "networks.public.cidr": inv.public.cidr}
+    routes = json.loads(sh(["ip", "-j", "route", "show", "table", "all"]).stdout or "[]")
+    for route in routes:
+        dst, dev = route.get("dst", ""), route.get("dev", "")
+        if dev in ours or route.get("type", "unicast") not in ("unicast",) or dst in ("", "default"):
+            continue
+        try:
+            net = ipaddress.ip_network(dst if "/" in dst else f"{dst}/32", strict=False)
+        except ValueError:
+            continue
+        for field, cidr in lab_nets.items():
+            if net.version == 4 and net.overlaps(cidr):
+                raise LabError(f"{field}: {cidr} overlaps {net} already routed on this machine via {dev}")
+    addrs = json.loads(sh(["ip", "-j", "addr", "show"]).stdout or "[]")
+    for iface in addrs:
+        if iface.get("ifname") in ours:
+            continue
+        for a in iface.get("addr_info", []):
+            if a.get("family") != "inet":
+                continue
+            ip = ipaddress.IPv4Address(a["local"])
+            for field, cidr in lab_nets.items():
+                if ip in cidr:
+                    raise LabError(f"{field}: {cidr} clashes with {ip} on this machine's {iface['ifname']}")
+
+
+def up(inv: Inventory) -> None:
+    """Bridges with the machine's addresses, and the isolation rules (idempotent)."""
+    for bridge, (address, prefix) in bridges(inv).items():
+        if not _exists(bridge):
+            sh(["ip", "link", "add", bridge, "type", "bridge"])
+        current = sh(["ip", "-j", "addr", "show", "dev", bridge]).stdout
+        if f'"local":"{address}"' not in current.replace(" ", ""):
+            sh(["ip", "addr", "add", f"{address}/{prefix}", "dev", bridge])
+        sh(["ip", "link", "set", bridge, "up"])
+        _isolate(inv, bridge)
+
+
+def _isolation_rules(inv: Inventory, bridge: str) -> list[list[str]]:
+    comment = ["-m", "comment", "--comment", ISOLATION_COMMENT.format(name=inv.lab.name)]
+    # Bridged frames between lab hosts pass FORWARD with -i and -o both the bridge
+    # (br_netfilter); only traffic routed in or out of the bridge is dropped.
+    return [["FORWARD", "-i", bridge, "!", "-o", bridge, *comment, "-j", "DROP"],
+            ["FORWARD", "-o", bridge, "!", "-i", bridge, *comment, "-j", "DROP"]]
+
+
+def _isolate(inv: Inventory, bridge: str) -> None:
+    for rule in _isolation_rules(inv, bridge):
+        if sh(["iptables", "-w", "-C", *rule], check=False).returncode != 0:
+            sh(["iptables", "-w", "-I", *rule])
+
+
+def host_up(inv: Inventory, host: Host) -> str:
+    """The host's namespace with its interfaces and addresses; returns the netns path."""
+    ns = netns(inv, host)
+    if sh(["ip", "netns", "pids", ns], check=False).returncode != 0:
+        sh(["ip", "netns", "add", ns])
+    sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+    for link in links(inv, host):
+        inside_exists = sh(["ip", "-n", ns, "link", "show", link.inside], check=False).returncode == 0
+        if not inside_exists:
+            if _exists(link.host_side):
+                sh(["ip", "link", "del", link.host_side])
+            sh(["ip", "link", "add", link.host_side, "type", "veth", "peer", "name", link.inside, "netns", ns])
+        sh(["ip", "link", "set", link.host_side, "master", link.bridge, "up"])
+        addrs = sh(["ip", "-n", ns, "-j", "addr", "show", "dev", link.inside]).stdout
+        if f'"local":"{link.address.split("/")[0]}"' not in addrs.replace(" ", ""):
+            sh(["ip", "-n", ns, "addr", "add", link.address, "dev", link.inside])
+        sh(["ip", "-n", ns, "link", "set", link.inside, "up"])
+    if not host.has_role("gateway"):
+        # As in the report: the other hosts reach outside through the gateway.
+        sh(["ip", "-n", ns, "route", "replace", "default", "via", inv.gateway.address])
+    return f"/run/netns/{ns}"
+
+
+def host_down(inv: Inventory, host: Host) -> None:
+    ns = netns(inv, host)
+    if sh(["ip", "netns", "pids", ns], check=False).returncode == 0:
+        sh(["ip", "netns", "del", ns])
+    for link in links(inv, host):
+        if _exists(link.host_side):
+            sh(["ip", "link", "del", link.host_side])
+
+
+def down(inv: Inventory) -> None:
+    for bridge in bridges(inv):
+        for rule in _isolation_rules(inv, bridge):
+            while sh(["iptables", "-w", "-C", *rule], check=False).returncode == 0:
+                sh(["iptables", "-w", "-D", *rule])
+        if _exists(bridge):
+            sh(["ip", "link", "del", bridge])
+
+
+def leftovers(inv: Inventory) -> list[str]:
+    """What of this lab's networking still exists on the machine (for destroy's check)."""
+    names = {link["ifname"] for link in _links_json()}
+    found = [b for b in bridges(inv) if b in names]
+    found += [l.host_side for h in inv.hosts for l in links(inv, h) if l.host_side in names]
+    spaces = sh(["ip", "netns", "list"]).stdout.split()
+    found += [netns(inv, h) for h in inv.hosts if netns(inv, h) in spaces]
+    return found
