@@ -59,7 +59,7 @@ def _host_up(inv: Inventory, host: Host, base, public_key: str) -> None:
     binds = {}
     if host.has_role("compute"):
         binds[str(disks.up(inv, host))] = inv.glusterfs.brick_path
-    hosts.tree_up(inv, host, base, public_key)
+    hosts.tree_up(inv, host, base, public_key, proxy.url(inv))
     hosts.start(inv, host, netns_path, binds)
 
 

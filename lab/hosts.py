@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deploy.inventory import Host, Inventory
 
-from . import process
+from . import network, process
 from .system import sh
 
 log = logging.getLogger("lab.hosts")
@@ -33,7 +33,7 @@ def _mounted(path: Path) -> bool:
     return sh(["findmnt", "-n", str(path)], check=False).returncode == 0
 
 
-def tree_up(inv: Inventory, host: Host, base: Path, public_key: str) -> Path:
+def tree_up(inv: Inventory, host: Host, base: Path, public_key: str, proxy_url: str) -> Path:
     """Mount the host's overlay tree; give it its identity the first time."""
     d = host_dir(inv, host)
     stamp = d / "base"
@@ -49,12 +49,12 @@ def tree_up(inv: Inventory, host: Host, base: Path, public_key: str) -> Path:
         sh(["mount", "-t", "overlay", "overlay", "-o",
             f"lowerdir={base},upperdir={d / 'upper'},workdir={d / 'work'}", str(merged)])
     if not (d / "identity").exists():
-        _identity(inv, host, merged, public_key)
+        _identity(inv, host, merged, public_key, proxy_url)
         (d / "identity").write_text(host.name)
     return merged
 
 
-def _identity(inv: Inventory, host: Host, merged: Path, public_key: str) -> None:
+def _identity(inv: Inventory, host: Host, merged: Path, public_key: str, proxy_url: str) -> None:
     (merged / "etc/hostname").write_text(host.name + "\n")
     (merged / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
     # minbase writes no /etc/hosts; GlusterFS's localhost mounts need one.
@@ -64,6 +64,8 @@ def _identity(inv: Inventory, host: Host, merged: Path, public_key: str) -> None
     resolv = merged / "etc/resolv.conf"
     resolv.unlink(missing_ok=True)
     resolv.write_text("# The embedded lab has no DNS: host names come from /etc/hosts.\n")
+    (merged / "etc/apt/apt.conf.d/01embedded-lab-proxy").write_text(
+        f'// The embedded lab: packages only through the machine\'s proxy.\nAcquire::http::Proxy "{proxy_url}";\n')
     ssh_dir = merged / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     (ssh_dir / "authorized_keys").write_text(public_key + "\n")
@@ -73,11 +75,38 @@ def _identity(inv: Inventory, host: Host, merged: Path, public_key: str) -> None
         key.chmod(0o600 if not key.name.endswith(".pub") else 0o644)
 
 
+def strays(inv: Inventory, host: Host) -> list[int]:
+    """Processes of the host's container that outlived their nspawn (its init was
+    orphaned when nspawn was killed): those in the host's network namespace, and
+    everything they started."""
+    try:
+        inode = os.stat(f"/run/netns/{network.netns(inv, host)}").st_ino
+    except OSError:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry / "ns" / "net").st_ino == inode:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted({p for pid in found for p in [pid, *process.descendants(pid)]})
+
+
+def _kill_strays(inv: Inventory, host: Host) -> None:
+    pids = strays(inv, host)
+    if pids:
+        log.warning("%s: killing %d processes left from a container whose nspawn died", host.name, len(pids))
+        process.kill_all(pids, f"leftovers of {host.name}")
+
+
 def start(inv: Inventory, host: Host, netns_path: str, binds: dict[str, str]) -> int:
     """Boot the container unless it runs already; returns its nspawn pid."""
     pid = process.alive(pidfile(inv, host))
     if pid:
         return pid
+    _kill_strays(inv, host)
     argv = ["/usr/bin/systemd-nspawn", "--boot", "--keep-unit", "--register=no",
             f"--machine={inv.lab.name}-{host.name}", f"--hostname={host.name}",
             f"--directory={root(inv, host)}", f"--network-namespace-path={netns_path}",
@@ -100,6 +129,7 @@ def stop(inv: Inventory, host: Host) -> None:
     # SIGTERM asks nspawn to shut the container down cleanly; a host still
     # running a guest may not stop in time, then the tree is killed.
     process.stop(pidfile(inv, host), f"container {host.name}", grace=30)
+    _kill_strays(inv, host)
 
 
 def tree_down(inv: Inventory, host: Host, remove: bool) -> None:

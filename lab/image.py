@@ -19,8 +19,11 @@ INCLUDE = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "pyt
            "iputils-ping", "procps", "netbase", "kmod", "less"]
 
 
+CONFIG_VERSION = 2  # bump when _configure changes: the cached tree is then rebuilt
+
+
 def recipe() -> str:
-    return f"debootstrap --variant=minbase --include={','.join(INCLUDE)} {SUITE}"
+    return f"debootstrap --variant=minbase --include={','.join(INCLUDE)} {SUITE} (config {CONFIG_VERSION})"
 
 
 def base_dir(cache_dir: Path) -> Path:
@@ -43,17 +46,25 @@ def ensure_base(cache_dir: Path, proxy_url: str) -> Path:
     env = {**os.environ, "http_proxy": proxy_url, "DEBIAN_FRONTEND": "noninteractive"}
     sh(["debootstrap", "--variant=minbase", f"--include={','.join(INCLUDE)}", SUITE, str(tmp),
         main_archive(sources)], env=env, timeout=1800)
-    _configure(tmp, sources_list(sources), proxy_url)
+    _configure(tmp, sources_list(sources))
     tmp.rename(final)
     log.info("base tree built in %.0fs: %s", time.monotonic() - started, final)
+    _drop_stale(cache_dir, final)
     return final
 
 
-def _configure(root: Path, sources: str, proxy_url: str) -> None:
+def _drop_stale(cache_dir: Path, keep: Path) -> None:
+    """Older base trees, unless a lab's overlay still stands on one."""
+    mounts = Path("/proc/mounts").read_text()
+    for old in cache_dir.glob(f"base-{SUITE}-*"):
+        if old != keep and f"lowerdir={old}" not in mounts:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _configure(root: Path, sources: str) -> None:
+    """What every lab host shares; the proxy, which depends on the lab, is per host."""
     (root / "etc/apt/sources.list").write_text(sources)
     (root / "etc/apt/apt.conf.d/00embedded-lab").write_text(
-        "// The embedded lab: packages only through the machine's proxy.\n"
-        f'Acquire::http::Proxy "{proxy_url}";\n'
         "// The mirror may serve a dated snapshot, as on the machine itself.\n"
         'Acquire::Check-Valid-Until "false";\n'
         'APT::Install-Recommends "false";\n')

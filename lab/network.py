@@ -7,11 +7,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 from dataclasses import dataclass
 
 from deploy.inventory import Host, Inventory
 
 from .errors import LabError
+from .mirror import machine_sources, mirror_hosts
 from .system import sh
 
 log = logging.getLogger("lab.network")
@@ -77,6 +79,14 @@ def check_no_clash(inv: Inventory) -> None:
         for field, cidr in lab_nets.items():
             if net.version == 4 and net.overlaps(cidr):
                 raise LabError(f"{field}: {cidr} overlaps {net} already routed on this machine via {dev}")
+    for name in mirror_hosts(machine_sources()):
+        try:
+            address = ipaddress.IPv4Address(socket.gethostbyname(name))
+        except (OSError, ValueError):
+            continue
+        for field, cidr in lab_nets.items():
+            if address in cidr:
+                raise LabError(f"{field}: {cidr} holds {address}, the package mirror {name}: the lab would cut it off")
     addrs = json.loads(sh(["ip", "-j", "addr", "show"]).stdout or "[]")
     for iface in addrs:
         if iface.get("ifname") in ours:

@@ -104,3 +104,13 @@ def stop(pidfile: Path, what: str, grace: float = 30.0, term: int = signal.SIGTE
             except ProcessLookupError:
                 pass
     pidfile.unlink(missing_ok=True)
+
+
+def kill_all(pids: list[int], what: str) -> None:
+    """SIGKILL these pids and wait until they are gone."""
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: all(_gone(p) for p in pids), 15, f"{what} to die after SIGKILL")
