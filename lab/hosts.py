@@ -128,7 +128,7 @@ def start(inv: Inventory, host: Host, netns_path: str, binds: dict[str, str]) ->
 def stop(inv: Inventory, host: Host) -> None:
     # SIGTERM asks nspawn to shut the container down cleanly; a host still
     # running a guest may not stop in time, then the tree is killed.
-    process.stop(pidfile(inv, host), f"container {host.name}", grace=30)
+    process.stop(pidfile(inv, host), f"container {host.name}", grace=20)
     _kill_strays(inv, host)
 
 
