@@ -26,7 +26,8 @@ def brick_dir(inv: Inventory) -> str:
 
 def gluster_rules(inv: Inventory) -> RuleSet:
     mgmt = str(inv.management.cidr)
-    rules = []
+    # A host's own mounts ask its glusterd over loopback (localhost:/volume).
+    rules = [["-i", "lo", "-j", "ACCEPT"]]
     for ports in (GLUSTERD_PORTS, BRICK_PORTS):
         rules.append(["-s", mgmt, "-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "ACCEPT"])
     for ports in (GLUSTERD_PORTS, BRICK_PORTS):
