@@ -165,14 +165,20 @@ class Remote:
     def run_many(self, commands: Sequence[Command], timeout: float = 300) -> list[Result]:
         """Run independent read-only commands in one round trip; one Result each.
 
-        Each command's stdout and exit code come back base64-framed, so any
-        output survives; stderr is dropped (facts read stdout and rc).
+        They run concurrently on the host (some facts are slow programs: a CLI
+        that starts Python, a database client), each with its stdout and exit
+        code framed in base64 so any output survives; stderr is dropped.
         """
         if not commands:
             return []
         texts = [render(c) for c in commands]
-        script = ["f() { o=$( (eval \"$1\") 2>/dev/null; r=$?; printf x; exit $r); r=$?; printf '%s %s\\n' \"$r\" \"$(printf %s \"${o%x}\" | base64 -w0)\"; }"]
-        script += ["f " + shlex.quote(t) for t in texts]
+        script = ['d=$(mktemp -d) || exit 1',
+                  'f() { ( (eval "$1") >"$d/$2" 2>/dev/null; echo $? >"$d/$2.rc" ) & }']
+        script += [f"f {shlex.quote(t)} {i}" for i, t in enumerate(texts)]
+        script += ["wait",
+                   f"for i in $(seq 0 {len(texts) - 1}); do "
+                   'printf \'%s %s\\n\' "$(cat "$d/$i.rc")" "$(base64 -w0 < "$d/$i")"; done',
+                   'rm -rf "$d"']
         raw = self.run("\n".join(script), timeout=timeout).stdout.splitlines()
         if len(raw) != len(texts):
             raise RemoteError(self.host.name, texts[0], None, "", f"batched facts: expected {len(texts)} answers, got {len(raw)}")

@@ -1,0 +1,27 @@
+"""API sessions from the operator's machine, as an operator's own tools would
+open them: keystoneauth1 with the admin credentials of the secrets file."""
+from __future__ import annotations
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from deploy.inventory import Inventory
+from deploy.secrets import Secrets
+
+NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
+
+
+def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
+    auth = v3.Password(auth_url=f"http://{inventory.controller.address}:5000/v3", username="admin",
+                       password=secrets.get("admin_keystone").reveal(), project_name="admin",
+                       user_domain_id="default", project_domain_id="default")
+    return ks_session.Session(auth=auth, timeout=30)
+
+
+def service_table(services) -> str:
+    """Nova's services in the report's Table 4 layout: `:-)` up, `XXX` down."""
+    rows = [("Binary", "Host", "Zone", "Status", "State", "Updated")]
+    for s in services:
+        rows.append((s.binary, s.host, s.zone, s.status, ":-)" if s.state == "up" else "XXX", str(s.updated_at)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)

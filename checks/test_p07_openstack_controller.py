@@ -1,0 +1,96 @@
+"""Checks of 07-openstack-controller: the control plane listens on the
+management network, Keystone issues tokens, every endpoint answers, Glance
+lists images, Nova's services are up, the databases are at their head schema."""
+import pytest
+from glanceclient import Client as GlanceClient
+from keystoneclient.v3 import client as keystone_client
+from novaclient import client as nova_client
+
+from checks.openstack import NOVA_MICROVERSION, admin_session, service_table
+from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
+
+pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
+
+PORTS = {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", 5000: "Keystone", 9292: "Glance",
+         8778: "Placement", 8774: "Nova API", 8775: "Nova metadata", 9696: "Neutron", 6080: "noVNC proxy"}
+
+
+@pytest.fixture(scope="module")
+def session(inventory, secrets):
+    return admin_session(inventory, secrets)
+
+
+@pytest.mark.controller
+def test_ports_listen_on_the_management_network_only(host, inventory):
+    me = inventory.host(host.backend.hostname)
+    listening = {}
+    for line in host.check_output("ss -Hltn").splitlines():
+        local = line.split()[3]
+        address, _, port = local.rpartition(":")
+        listening.setdefault(int(port), []).append(address.strip("[]"))
+    missing = [f"{port} ({name})" for port, name in PORTS.items() if port not in listening]
+    assert not missing, f"{me.name}: nothing listens on " + ", ".join(missing)
+    allowed = {me.address, "0.0.0.0", "*", "::"} if not me.public_address else {me.address}
+    wrong = {f"{port} ({name})": listening[port] for port, name in PORTS.items()
+             if not set(listening[port]) <= allowed | {"127.0.0.1", "::1"}}
+    assert not wrong, f"{me.name}: listening beyond the management address: {wrong}"
+
+
+def test_admin_gets_a_token_and_every_service_user_exists(session):
+    keystone = keystone_client.Client(session=session, interface="public")
+    assert session.get_token(), "no token for admin"
+    names = {u.name for u in keystone.users.list()}
+    missing = {"admin", *SERVICE_USERS} - names
+    assert not missing, f"Keystone user list lacks {sorted(missing)} (has {sorted(names)})"
+
+
+def test_every_catalog_endpoint_answers(session):
+    keystone = keystone_client.Client(session=session, interface="public")
+    services = {s.id: s for s in keystone.services.list()}
+    failed = []
+    for ep in keystone.endpoints.list():
+        url = ep.url.replace("%(project_id)s", session.get_project_id())
+        try:
+            status = session.get(url, authenticated=True, raise_exc=False).status_code
+        except Exception as e:  # connection refused, timeout: the endpoint does not answer
+            status = type(e).__name__
+        if not (isinstance(status, int) and status < 500):
+            failed.append(f"{services[ep.service_id].name} {ep.interface} {ep.url}: {status}")
+    assert not failed, "endpoints not answering: " + "; ".join(failed)
+
+
+def test_glance_lists_images(session):
+    glance = GlanceClient("2", session=session)
+    images = list(glance.images.list())
+    assert isinstance(images, list)
+
+
+def test_nova_services_all_up(session, inventory):
+    nova = nova_client.Client(NOVA_MICROVERSION, session=session)
+    services = nova.services.list()
+    table = service_table(services)
+    print("\n" + table)
+    binaries = {s.binary for s in services}
+    assert {"nova-conductor", "nova-scheduler"} <= binaries, f"missing Nova services:\n{table}"
+    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up" or s.status != "enabled"]
+    assert not down, f"Nova services down or disabled: {down}\n{table}"
+
+
+def test_neutron_answers_with_networks(session):
+    response = session.get("/v2.0/networks", endpoint_filter={"service_type": "network", "interface": "public"})
+    assert response.status_code == 200 and "networks" in response.json()
+
+
+@pytest.mark.controller
+def test_databases_at_head_schema(host):
+    checks = {
+        "keystone": "su -s /bin/sh -c 'keystone-manage db_sync --check' keystone",
+        "nova (cells, placement, schema)": "nova-status upgrade check",
+        "placement": "placement-status upgrade check",
+    }
+    failed = {}
+    for name, command in checks.items():
+        result = host.run(command)
+        if result.rc != 0:
+            failed[name] = (result.stdout + result.stderr).strip()[-400:]
+    assert not failed, f"{host.backend.hostname}: schema checks failed: {failed}"

@@ -1,0 +1,76 @@
+"""What the controller's services share: addresses, URLs, credentials."""
+from __future__ import annotations
+
+from ...inventory import Inventory
+from ...steps import Command, Ini, Step
+from .. import Context
+
+API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
+API_THREADS = 4
+
+
+def controller_name(inv: Inventory) -> str:
+    return inv.controller.name
+
+
+def mysql_host_pattern(inv: Inventory) -> str:
+    """The management network as MariaDB writes a host: 192.168.0.0/255.255.255.0."""
+    net = inv.management.cidr
+    return f"{net.network_address}/{net.netmask}"
+
+
+def db_url(ctx: Context, db: str, user: str) -> str:
+    password = ctx.secrets.get(f"{user}_db").reveal()
+    return f"mysql+pymysql://{user}:{password}@{controller_name(ctx.inventory)}/{db}"
+
+
+def transport_url(ctx: Context) -> str:
+    password = ctx.secrets.get("rabbit_openstack").reveal()
+    return f"rabbit://openstack:{password}@{controller_name(ctx.inventory)}:5672/"
+
+
+def keystone_url(inv: Inventory) -> str:
+    return f"http://{controller_name(inv)}:5000/v3"
+
+
+def service_credentials(ctx: Context, user: str) -> dict[str, object]:
+    """The [keystone_authtoken]-style block for a service user in project `service`."""
+    inv = ctx.inventory
+    return {
+        "auth_url": keystone_url(inv),
+        "auth_type": "password",
+        "project_domain_name": "Default",
+        "user_domain_name": "Default",
+        "project_name": "service",
+        "username": user,
+        "password": ctx.secrets.get(f"{user}_keystone"),
+        "region_name": inv.region,
+    }
+
+
+def authtoken(ctx: Context, user: str) -> dict[str, object]:
+    return {"www_authenticate_uri": f"http://{controller_name(ctx.inventory)}:5000",
+            "memcached_servers": f"{controller_name(ctx.inventory)}:11211",
+            "service_token_roles_required": True,
+            **service_credentials(ctx, user)}
+
+
+def uwsgi_workers(script: str, path: str) -> Step:
+    return Ini(script, path, {"uwsgi": {"processes": API_WORKERS, "threads": API_THREADS}},
+               title=f"{path}: {API_WORKERS} processes")
+
+
+def db_sync(script: str, package: str, command: str, user: str) -> Command:
+    """A schema sync, run again only when the package version changed since it last
+    succeeded: syncs take seconds to minutes, and a no-op run must be cheap."""
+    marker = f"/var/lib/deploy/db-sync-{package}"
+    version = f"dpkg-query -W -f='${{Version}}' {package}"
+    return Command(script, f"su -s /bin/sh -c '{command}' {user} && mkdir -p /var/lib/deploy && {version} > {marker}",
+                   unless=f"test \"$(cat {marker} 2>/dev/null)\" = \"$({version})\"",
+                   title=f"{command} (for {package} as installed)")
+
+
+def config(script: str, path: str, settings: dict, group: str, mode: str = "0640") -> Step:
+    """A service's config file: readable by its group only, as Debian leaves it."""
+    return Ini(script, path, settings, mode=mode, owner="root", group=group)
+

@@ -1,0 +1,59 @@
+"""02-mysql-install ... 03-mysql-start, and each service's 05-*-create-db:
+MariaDB on the management address, one database and user per service."""
+from __future__ import annotations
+
+from ...steps import Command, File, Packages, Service, Step
+from .. import Context
+from .common import mysql_host_pattern
+
+# database -> the user that owns it (one user may own several: nova)
+DATABASES = {
+    "keystone": "keystone", "glance": "glance", "placement": "placement",
+    "nova_api": "nova", "nova": "nova", "nova_cell0": "nova",
+    "neutron": "neutron", "cinder": "cinder",
+}
+SERVER_CNF = "/etc/mysql/mariadb.conf.d/99-openstack.cnf"
+
+
+def server_cnf(address: str) -> str:
+    return ("# Written by the deploy suite (07-openstack-controller)\n[mysqld]\n"
+            f"bind-address = {address}\n"
+            "default-storage-engine = innodb\ninnodb_file_per_table = on\n"
+            "max_connections = 1024\ncollation-server = utf8mb4_general_ci\ncharacter-set-server = utf8mb4\n")
+
+
+def sql(text: str) -> str:
+    return "mysql --protocol=socket -uroot -NBe " + "\"" + text.replace('"', '\\"') + "\""
+
+
+def steps(ctx: Context) -> list[Step]:
+    inv = ctx.inventory
+    address = inv.controller.address
+    cnf = File("02-mysql-install", SERVER_CNF, server_cnf(address))
+    result: list[Step] = [
+        Packages("02-mysql-install", ["mariadb-server", "python3-pymysql"], hold_services=True),
+        cnf,
+        Service("03-mysql-start", "mariadb", restart_on=[cnf]),
+    ]
+    root_pw = ctx.secrets.get("mariadb_root").reveal()
+    # root keeps logging in through the socket as the system's root; the password
+    # is for everyone else (and is what the secrets file says).
+    result.append(Command(
+        "03-mysql-start",
+        sql(f"ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
+            f"USING PASSWORD('{root_pw}')"),
+        unless=sql(f"SELECT 1 FROM mysql.global_priv WHERE User='root' AND Host='localhost' "
+                   f"AND JSON_VALUE(Priv, '$.authentication_string') = PASSWORD('{root_pw}')") + " | grep -q 1",
+        title="root password as in the secrets file"))
+    pattern = mysql_host_pattern(inv)
+    for db, user in DATABASES.items():
+        pw = ctx.secrets.get(f"{user}_db").reveal()
+        result.append(Command(
+            f"05-{user}-create-db",
+            sql(f"CREATE DATABASE IF NOT EXISTS {db}; CREATE USER IF NOT EXISTS '{user}'@'{pattern}'; "
+                f"ALTER USER '{user}'@'{pattern}' IDENTIFIED BY '{pw}'; "
+                f"GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'{pattern}'"),
+            # the user logs in over the network with the secrets file's password and sees its database
+            unless=f"mysql -h {address} -u {user} -p'{pw}' -NBe 'SELECT 1' {db}",
+            title=f"database {db} for user {user}"))
+    return result

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Runs ON the controller (copied there by phase 07): converge Keystone's
+projects, users, role assignments, services and endpoints to a JSON file.
+
+    keystone_catalog.py check FILE   exit 0 when everything is as wanted, else 1 (prints what differs)
+    keystone_catalog.py apply FILE   create what is missing, fix what differs (a changed password too)
+
+The report's keystone-init YAML, as data plus one small idempotent program.
+"""
+import json
+import sys
+
+from keystoneauth1 import exceptions as ka_exc
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+from keystoneclient.v3 import client
+
+
+def admin_client(want):
+    a = want["admin"]
+    auth = v3.Password(auth_url=a["auth_url"], username=a["username"], password=a["password"],
+                       project_name="admin", user_domain_id="default", project_domain_id="default")
+    return client.Client(session=session.Session(auth=auth), interface="internal", region_name=want["region"])
+
+
+def password_works(auth_url, user, password):
+    # unscoped: this asks about the password alone, not about role assignments
+    auth = v3.Password(auth_url=auth_url, username=user, password=password, user_domain_id="default")
+    try:
+        session.Session(auth=auth).get_token()
+        return True
+    except ka_exc.Unauthorized:
+        return False
+
+
+def converge(want, apply):
+    ks = admin_client(want)
+    diffs = []
+    projects = {p.name: p for p in ks.projects.list(domain="default")}
+    if "service" not in projects:
+        diffs.append("project service missing")
+        if apply:
+            projects["service"] = ks.projects.create("service", domain="default", description="Service Project")
+    roles = {r.name: r for r in ks.roles.list()}
+    users = {u.name: u for u in ks.users.list(domain="default")}
+    for name, password in want["users"].items():
+        user = users.get(name)
+        if user is None:
+            diffs.append(f"user {name} missing")
+            if apply:
+                user = ks.users.create(name, domain="default", password=password, enabled=True)
+        elif not password_works(want["admin"]["auth_url"], name, password):
+            diffs.append(f"user {name}: password differs from the secrets file")
+            if apply:
+                ks.users.update(user, password=password)
+        if user is not None and "service" in projects:
+            assigned = ks.role_assignments.list(user=user, project=projects["service"], role=roles["admin"])
+            if not assigned:
+                diffs.append(f"user {name}: no admin role in project service")
+                if apply:
+                    ks.roles.grant(roles["admin"], user=user, project=projects["service"])
+    services = {s.type: s for s in ks.services.list()}
+    endpoints = ks.endpoints.list()
+    for svc in want["services"]:
+        service = services.get(svc["type"])
+        if service is None:
+            diffs.append(f"service {svc['name']} ({svc['type']}) missing")
+            if not apply:
+                continue
+            service = ks.services.create(svc["name"], type=svc["type"], description=svc["description"])
+        for interface, url in svc["endpoints"].items():
+            have = [e for e in endpoints if e.service_id == service.id and e.interface == interface
+                    and e.region_id == want["region"]]
+            if not have:
+                diffs.append(f"endpoint {svc['name']} {interface} missing")
+                if apply:
+                    ks.endpoints.create(service, url, interface=interface, region=want["region"])
+            elif have[0].url != url:
+                diffs.append(f"endpoint {svc['name']} {interface}: {have[0].url} -> {url}")
+                if apply:
+                    ks.endpoints.update(have[0], url=url)
+    return diffs
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    with open(path) as f:
+        want = json.load(f)
+    diffs = converge(want, apply=(mode == "apply"))
+    for line in diffs:
+        print(line)
+    return 1 if diffs and mode == "check" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

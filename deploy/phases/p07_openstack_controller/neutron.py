@@ -1,0 +1,52 @@
+"""Neutron's server (in place of the report's nova-network): ML2 with the
+linuxbridge mechanism (the lab's kernel has no Open vSwitch) and a flat
+provider network type; the agents come in phases 08 and 09."""
+from __future__ import annotations
+
+from ...steps import Await, Packages, Service, Step
+from .. import Context
+from .common import (authtoken, config, controller_name, db_sync, db_url, service_credentials, transport_url,
+                     uwsgi_workers)
+from .keystone import python_get
+
+ML2_CONF = "/etc/neutron/plugins/ml2/ml2_conf.ini"
+PHYSNET = "provider"
+
+
+def neutron_conf(ctx: Context) -> dict:
+    return {
+        "DEFAULT": {"core_plugin": "ml2", "service_plugins": "router", "transport_url": transport_url(ctx),
+                    "auth_strategy": "keystone", "notify_nova_on_port_status_changes": True,
+                    "notify_nova_on_port_data_changes": True, "api_workers": 2, "rpc_workers": 1},
+        "database": {"connection": db_url(ctx, "neutron", "neutron")},
+        "keystone_authtoken": authtoken(ctx, "neutron"),
+        "nova": service_credentials(ctx, "nova"),
+        "oslo_concurrency": {"lock_path": "/var/lib/neutron/tmp"},
+        # Zed refuses the linuxbridge driver without this (it is "experimental" upstream).
+        "experimental": {"linuxbridge": True},
+    }
+
+
+ML2 = {
+    "ml2": {"type_drivers": "flat,vxlan", "tenant_network_types": "vxlan", "mechanism_drivers": "linuxbridge",
+            "extension_drivers": "port_security"},
+    "ml2_type_flat": {"flat_networks": PHYSNET},
+    "ml2_type_vxlan": {"vni_ranges": "1:1000"},
+}
+
+
+def steps(ctx: Context) -> list[Step]:
+    conf = config("26-neutron-config", "/etc/neutron/neutron.conf", neutron_conf(ctx), group="neutron", mode="0640")
+    ml2 = config("26-neutron-config", ML2_CONF, ML2, group="neutron")
+    uwsgi = uwsgi_workers("26-neutron-config", "/etc/neutron/neutron-api-uwsgi.ini")
+    migrate = ("neutron-db-manage --config-file /etc/neutron/neutron.conf "
+               f"--config-file {ML2_CONF} upgrade head")
+    url = f"http://{controller_name(ctx.inventory)}:9696/"
+    return [
+        Packages("26-neutron-install", ["neutron-server", "python3-neutronclient"], hold_services=True),
+        conf, ml2, uwsgi,
+        db_sync("26-neutron-init-db", "neutron-common", migrate, "neutron"),
+        Service("26-neutron-start", "neutron-api", restart_on=[conf, ml2, uwsgi]),
+        Service("26-neutron-start", "neutron-rpc-server", restart_on=[conf, ml2]),
+        Await("26-neutron-start", python_get(url), f"Neutron answering on {url}", timeout=180),
+    ]

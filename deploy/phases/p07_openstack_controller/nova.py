@@ -1,0 +1,69 @@
+"""20-nova-install ... 25-nova-start: Nova's control services (api, metadata
+api, conductor, scheduler, noVNC proxy), its three databases and the cells."""
+from __future__ import annotations
+
+from ...steps import Await, Command, Line, Packages, Service, Step
+from .. import Context
+from .common import (authtoken, config, controller_name, db_sync, db_url, service_credentials, transport_url,
+                     uwsgi_workers)
+from .keystone import python_get
+
+PACKAGES = ["nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy"]
+SERVICES = ["nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"]
+
+
+def nova_conf(ctx: Context) -> dict:
+    """nova.conf as the controller needs it (computes add their own part in phase 08)."""
+    inv = ctx.inventory
+    ctl = controller_name(inv)
+    return {
+        "DEFAULT": {"my_ip": inv.controller.address, "transport_url": transport_url(ctx),
+                    "osapi_compute_workers": 2, "metadata_workers": 2},
+        "api": {"auth_strategy": "keystone"},
+        "api_database": {"connection": db_url(ctx, "nova_api", "nova")},
+        "database": {"connection": db_url(ctx, "nova", "nova")},
+        "keystone_authtoken": authtoken(ctx, "nova"),
+        "service_user": {"send_service_user_token": True, **service_credentials(ctx, "nova")},
+        "placement": service_credentials(ctx, "placement"),
+        "neutron": {**service_credentials(ctx, "neutron"), "service_metadata_proxy": True,
+                    "metadata_proxy_shared_secret": ctx.secrets.get("metadata_proxy")},
+        "glance": {"api_servers": f"http://{ctl}:9292"},
+        "cinder": {"os_region_name": inv.region},
+        "vnc": {"enabled": True, "server_listen": inv.controller.address,
+                "server_proxyclient_address": inv.controller.address,
+                "novncproxy_host": "0.0.0.0"},
+        "conductor": {"workers": 1},
+        "scheduler": {"workers": 1, "discover_hosts_in_cells_interval": 60},
+        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
+    }
+
+
+def steps(ctx: Context) -> list[Step]:
+    conf = config("23-nova-config", "/etc/nova/nova.conf", nova_conf(ctx), group="nova")
+    api = uwsgi_workers("23-nova-config", "/etc/nova/nova-api-uwsgi.ini")
+    metadata = uwsgi_workers("23-nova-config", "/etc/nova/nova-api-metadata-uwsgi.ini")
+    # Debian's nova-consoleproxy serves SPICE unless told otherwise; its
+    # nova-novncproxy unit then exits at once.
+    proxy_type = Line("23-nova-config", "/etc/default/nova-consoleproxy", "NOVA_CONSOLE_PROXY_TYPE=novnc",
+                      match=lambda l: l.startswith("NOVA_CONSOLE_PROXY_TYPE="), title="console proxy type noVNC")
+    manage = "su -s /bin/sh -c '{}' nova"
+    list_cells = manage.format("nova-manage cell_v2 list_cells") + " 2>/dev/null"
+    url = f"http://{controller_name(ctx.inventory)}:8774/"
+    result: list[Step] = [
+        Packages("20-nova-install", PACKAGES, hold_services=True),
+        conf, api, metadata, proxy_type,
+        db_sync("24-nova-init-db", "nova-api", "nova-manage api_db sync", "nova"),
+        Command("24-nova-init-db",
+                f"cells=$({list_cells}); "
+                f"{{ echo \"$cells\" | grep -q ' cell0 ' || {manage.format('nova-manage cell_v2 map_cell0')}; }} && "
+                f"{{ echo \"$cells\" | grep -q ' cell1 ' || {manage.format('nova-manage cell_v2 create_cell --name=cell1')}; }}",
+                unless=f"cells=$({list_cells}) && echo \"$cells\" | grep -q ' cell0 ' && echo \"$cells\" | grep -q ' cell1 '",
+                title="cell0 mapped, cell1 created"),
+        db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova"),
+    ]
+    own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type]}
+    result += [Service("25-nova-start", s, restart_on=[conf, *own.get(s, [])]) for s in SERVICES]
+    result.append(Await("25-nova-start", python_get(url), f"Nova API answering on {url}", timeout=180))
+    result.append(Await("25-nova-start", "ss -Hltn 'sport = :6080' | grep -q .", "noVNC proxy listening on 6080",
+                        timeout=60))
+    return result
