@@ -94,3 +94,21 @@ def test_databases_at_head_schema(host):
         if result.rc != 0:
             failed[name] = (result.stdout + result.stderr).strip()[-400:]
     assert not failed, f"{host.backend.hostname}: schema checks failed: {failed}"
+
+
+def test_service_users_log_in_with_the_secrets_file_passwords(inventory, secrets):
+    """Each service's Keystone user accepts the password the secrets file holds,
+    which is the one written into that service's config."""
+    from keystoneauth1 import exceptions, session as ks_session
+    from keystoneauth1.identity import v3
+
+    failing = []
+    for user in SERVICE_USERS:
+        auth = v3.Password(auth_url=f"http://{inventory.controller.address}:5000/v3", username=user,
+                           password=secrets.get(f"{user}_keystone").reveal(), user_domain_id="default")
+        try:
+            ks_session.Session(auth=auth, timeout=30).get_token()
+        except exceptions.Unauthorized:
+            failing.append(user)
+    assert not failing, f"Keystone refuses the secrets file's password for service users {failing}: " \
+                        "those services cannot validate tokens; the next deploy run puts it right"
