@@ -47,7 +47,7 @@ class Phase:
 
 def all_phases() -> list[Phase]:
     from . import (p01_network_gateway, p02_glusterfs_all, p03_glusterfs_controller, p04_glusterfs_all,
-                   p05_kvm_compute, p06_openstack_all, p07_openstack_controller)
+                   p05_kvm_compute, p06_openstack_all, p07_openstack_controller, p08_openstack_compute)
     return [p01_network_gateway.PHASE, p02_glusterfs_all.PHASE, p03_glusterfs_controller.PHASE,
             p04_glusterfs_all.PHASE, p05_kvm_compute.PHASE, p06_openstack_all.PHASE,
-            p07_openstack_controller.PHASE]
+            p07_openstack_controller.PHASE, p08_openstack_compute.PHASE]

@@ -23,6 +23,7 @@ MIGRATION_PORTS = (61000, 61063)     # above GlusterFS's brick range 49152-60999
 
 LIBVIRTD_CONF = {"": {
     "auth_tcp": '"none"',            # restricted by listen address and firewall (see module doc)
+    "auth_unix_rw": '"none"',        # the socket itself admits only root and group libvirt (below)
     "log_outputs": '"3:journald"',
 }}
 
@@ -71,10 +72,21 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     listen = File("04-libvirt-config", "/etc/systemd/system/libvirtd-tcp.socket.d/listen.conf",
                   f"[Socket]\nListenStream=\nListenStream={host.address}:{LIBVIRT_TCP_PORT}\n",
                   title="libvirt TCP socket on the management address only")
-    result += [conf, qemu, default, listen]
+    # Debian's socket is world-writable and leaves the rest to polkit, which has no
+    # agent here: nova-compute (group libvirt) would be refused. Admit the group only.
+    socket_mode = File("04-libvirt-config", "/etc/systemd/system/libvirtd.socket.d/group.conf",
+                       "[Socket]\nSocketMode=0660\nSocketGroup=libvirt\n", title="libvirt socket for group libvirt")
+    result += [conf, qemu, default, listen, socket_mode,
+               Command("04-libvirt-config", "usermod -aG libvirt nova", unless="id -nG nova | grep -qw libvirt",
+                       title="nova in group libvirt")]
     result += [
         Service("05-libvirt-start", "libvirtd-tcp.socket", restart_on=[listen]),
         Service("05-libvirt-start", "libvirtd.service", restart_on=[conf, qemu, default, listen]),
+        # A socket unit cannot be restarted under its running service: stop, restart, start.
+        Command("05-libvirt-start", "systemctl daemon-reload && systemctl stop libvirtd.service && "
+                "systemctl restart libvirtd.socket && systemctl start libvirtd.service",
+                unless="test \"$(stat -c '%a %G' /run/libvirt/libvirt-sock)\" = '660 libvirt'",
+                title="libvirt socket mode applied"),
     ]
     return result
 

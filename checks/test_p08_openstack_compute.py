@@ -1,0 +1,58 @@
+"""Checks of 08-openstack-compute: every compute is a hypervisor of the chosen
+type, its nova-compute is up in the report's service table, and its
+linuxbridge agent is alive."""
+import pytest
+from novaclient import client as nova_client
+
+from checks.openstack import NOVA_MICROVERSION, admin_session, service_table
+
+pytestmark = [pytest.mark.p08, pytest.mark.usefixtures("phase_p08")]
+
+
+@pytest.fixture(scope="module")
+def nova(inventory, secrets):
+    return nova_client.Client(NOVA_MICROVERSION, session=admin_session(inventory, secrets))
+
+
+@pytest.fixture(scope="module")
+def session(inventory, secrets):
+    return admin_session(inventory, secrets)
+
+
+def expected_type(pool, name: str) -> str:
+    record = pool[name].run(["cat", "/etc/deploy/hypervisor"]).stdout.strip()
+    return {"virt_type=kvm": "QEMU", "virt_type=qemu": "QEMU"}.get(record, record)
+
+
+@pytest.mark.compute
+def test_every_compute_is_a_hypervisor(nova, inventory, pool):
+    hypervisors = {h.hypervisor_hostname.split(".")[0]: h for h in nova.hypervisors.list()}
+    wrong = []
+    for host in inventory.with_role("compute"):
+        hv = hypervisors.get(host.name)
+        if hv is None:
+            wrong.append(f"{host.name}: not a hypervisor")
+        elif hv.state != "up" or hv.hypervisor_type != expected_type(pool, host.name):
+            wrong.append(f"{host.name}: {hv.hypervisor_type} {hv.state}")
+    assert not wrong, f"hypervisor list ({sorted(hypervisors)}): " + "; ".join(wrong)
+
+
+@pytest.mark.compute
+def test_service_table_all_smiling(nova, inventory):
+    """The report's Table 4: conductor and scheduler, and nova-compute on every compute, all `:-)`."""
+    services = nova.services.list()
+    table = service_table(services)
+    print("\n" + table)
+    computes = {s.host for s in services if s.binary == "nova-compute"}
+    missing = {h.name for h in inventory.with_role("compute")} - computes
+    assert not missing, f"no nova-compute on {sorted(missing)}:\n{table}"
+    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up"]
+    assert not down, f"XXX in the service table: {down}\n{table}"
+
+
+@pytest.mark.compute
+def test_linuxbridge_agent_alive_on_every_compute(session, inventory):
+    agents = session.get("/v2.0/agents", endpoint_filter={"service_type": "network", "interface": "public"}).json()["agents"]
+    alive = {a["host"] for a in agents if a["agent_type"] == "Linux bridge agent" and a["alive"]}
+    missing = {h.name for h in inventory.with_role("compute")} - alive
+    assert not missing, f"Linux bridge agent not alive on {sorted(missing)}: {[(a['host'], a['agent_type'], a['alive']) for a in agents]}"

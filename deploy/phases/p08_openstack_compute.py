@@ -1,0 +1,99 @@
+"""08-openstack-compute: nova-compute and the Neutron linuxbridge agent on
+every compute host, then the computes discovered into cell1.
+
+The report's 02-install-nova ... 05-nova-compute-start. Instances live on the
+GlusterFS mount (phase 04); the hypervisor type is the one phase 05 chose;
+live migration goes over libvirt's TCP socket on the management address
+(phase 05), with no block migration since the instances directory is shared.
+Tenant networks are VXLAN over the management network; only the gateway
+maps the physical public network (phase 09).
+"""
+from __future__ import annotations
+
+from .. import discover
+from ..inventory import Host, Inventory
+from ..steps import Await, Command, Ini, Packages, Service, Step
+from . import Context, Phase
+from .p07_openstack_controller.common import authtoken, config, service_credentials, transport_url
+from .p07_openstack_controller.database import sql
+
+PUBLIC_PHYSNET = "public"
+
+
+def nova_compute_conf(ctx: Context, host: Host) -> dict:
+    inv = ctx.inventory
+    ctl = inv.controller.name
+    virt_type = ctx.fact(host, "virt_type")
+    return {
+        "DEFAULT": {"my_ip": host.address, "transport_url": transport_url(ctx),
+                    "instances_path": inv.glusterfs.mount_point, "compute_driver": "libvirt.LibvirtDriver"},
+        "api": {"auth_strategy": "keystone"},
+        "keystone_authtoken": authtoken(ctx, "nova"),
+        "service_user": {"send_service_user_token": True, **service_credentials(ctx, "nova")},
+        "placement": service_credentials(ctx, "placement"),
+        "neutron": service_credentials(ctx, "neutron"),
+        "glance": {"api_servers": f"http://{ctl}:9292"},
+        "cinder": {"os_region_name": inv.region},
+        "vnc": {"enabled": True, "server_listen": host.address, "server_proxyclient_address": host.address,
+                "novncproxy_base_url": f"http://{inv.gateway.public_address}:6080/vnc_auto.html"},
+        "libvirt": {"virt_type": virt_type,
+                    # the shared instances directory makes block migration needless
+                    "live_migration_scheme": "tcp", "live_migration_inbound_addr": host.address,
+                    "live_migration_permit_auto_converge": True},
+        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
+    }
+
+
+def linuxbridge_agent(inv: Inventory, host: Host) -> dict:
+    mappings = f"{PUBLIC_PHYSNET}:{host.public_interface}" if host.has_role("gateway") else None
+    return {
+        "linux_bridge": {"physical_interface_mappings": mappings},
+        "vxlan": {"enable_vxlan": True, "local_ip": host.address, "l2_population": False},
+        "securitygroup": {"enable_security_group": True,
+                          "firewall_driver": "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver"},
+    }
+
+
+def neutron_agent_conf(ctx: Context) -> dict:
+    return {"DEFAULT": {"transport_url": transport_url(ctx), "auth_strategy": "keystone"},
+            "oslo_concurrency": {"lock_path": "/var/lib/neutron/tmp"}}
+
+
+def agent_steps(ctx: Context, host: Host, script: str) -> tuple[list[Step], list[Step]]:
+    """The linuxbridge agent's files and service (phase 09 reuses them on the gateway)."""
+    conf = config(script, "/etc/neutron/neutron.conf", neutron_agent_conf(ctx), group="neutron")
+    agent = config(script, "/etc/neutron/plugins/ml2/linuxbridge_agent.ini", linuxbridge_agent(ctx.inventory, host),
+                   group="neutron")
+    return [conf, agent], [Service(script, "neutron-linuxbridge-agent", restart_on=[conf, agent])]
+
+
+def steps(ctx: Context, host: Host) -> list[Step]:
+    inv = ctx.inventory
+    if host.has_role("controller"):
+        computes = len(inv.with_role("compute"))
+        counted = sql("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0")
+        mapped = sql("SELECT COUNT(*) FROM nova_api.host_mappings")
+        return [
+            Await("06-nova-discover", f"test $({counted}) -ge {computes}",
+                  f"all {computes} nova-compute services registered", timeout=600),
+            Command("06-nova-discover", "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts' nova",
+                    unless=f"test $({mapped}) -ge {computes}", title=f"{computes} computes mapped into cell1"),
+        ]
+    if not host.has_role("compute"):
+        return []
+    hypervisor = "nova-compute-kvm" if ctx.fact(host, "virt_type") == "kvm" else "nova-compute-qemu"
+    nova = config("04-nova-config", "/etc/nova/nova.conf", nova_compute_conf(ctx, host), group="nova")
+    # the hypervisor package's own file wins over nova.conf: it must say the same
+    compute_conf = Ini("04-nova-config", "/etc/nova/nova-compute.conf",
+                       {"libvirt": {"virt_type": ctx.fact(host, "virt_type")}}, mode="0640", group="nova")
+    files, services = agent_steps(ctx, host, "04-neutron-agent-config")
+    return [
+        Packages("02-install-nova", ["nova-compute", hypervisor, "neutron-linuxbridge-agent"], hold_services=True),
+        nova, compute_conf, *files,
+        Service("05-nova-compute-start", "nova-compute", restart_on=[nova, compute_conf]),
+        *services,
+    ]
+
+
+PHASE = Phase(8, "openstack-compute", ("compute", "controller"), steps,
+              discover={"virt_type": discover.VIRT_TYPE})
