@@ -15,7 +15,7 @@ def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
     auth = v3.Password(auth_url=f"http://{inventory.controller.address}:5000/v3", username="admin",
                        password=secrets.get("admin_keystone").reveal(), project_name="admin",
                        user_domain_id="default", project_domain_id="default")
-    return ks_session.Session(auth=auth, timeout=30)
+    return ks_session.Session(auth=auth, timeout=90)  # a busy 2-core lab answers slowly, not never
 
 
 def service_table(services) -> str:
