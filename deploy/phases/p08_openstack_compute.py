@@ -71,11 +71,13 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     inv = ctx.inventory
     if host.has_role("controller"):
         computes = len(inv.with_role("compute"))
-        counted = sql("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0")
+        # up as Nova judges it: a heartbeat within service_down_time (60 s)
+        counted = sql("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0 "
+                      "AND s.updated_at > UTC_TIMESTAMP() - INTERVAL 50 SECOND")
         mapped = sql("SELECT COUNT(*) FROM nova_api.host_mappings")
         return [
             Await("06-nova-discover", f"test $({counted}) -ge {computes}",
-                  f"all {computes} nova-compute services registered", timeout=600),
+                  f"all {computes} nova-compute services registered and up", timeout=600),
             Command("06-nova-discover", "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts' nova",
                     unless=f"test $({mapped}) -ge {computes}", title=f"{computes} computes mapped into cell1"),
         ]
