@@ -29,6 +29,8 @@ HOST_LINE = re.compile(r"^\s+(\S+)\s+(\d+) changed\s+(\d+) unchanged\s+([\d.]+)s
 def run_suite(*args: str) -> tuple[float, str, int]:
     started = time.monotonic()
     p = subprocess.run([str(ROOT / ".venv/bin/pytest"), *args], cwd=ROOT, capture_output=True, text=True)
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.log").write_text(p.stdout + p.stderr)
     return time.monotonic() - started, p.stdout, p.returncode
 
 
