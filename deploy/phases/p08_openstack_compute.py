@@ -75,6 +75,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         counted = sql("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0 "
                       "AND s.updated_at > UTC_TIMESTAMP() - INTERVAL 50 SECOND")
         mapped = sql("SELECT COUNT(*) FROM nova_api.host_mappings")
+        nodes = sql("SELECT COUNT(*) FROM nova.compute_nodes WHERE deleted=0")
         return [
             Await("06-nova-discover", f"test $({counted}) -ge {computes}",
                   f"all {computes} nova-compute services registered and up", timeout=600),
