@@ -68,12 +68,18 @@ def collect_host(pool: Pool, host: Host, folder: Path, extra: dict[str, str] | N
     """Run every collection command on one host; write one file each."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    unreachable = None
     for name, command in {**COLLECT, **(extra or {})}.items():
-        try:
-            result = pool[host.name].run(command, check=False, timeout=COMMAND_TIMEOUT)
-            text = result.stdout + (f"\n[stderr]\n{result.stderr}" if result.stderr.strip() else "")
-        except Exception as e:  # evidence gathering must never hide the failure it documents
-            text = f"[could not collect from {host.name}: {e}]"
+        if unreachable:
+            text = unreachable
+        else:
+            try:
+                result = pool[host.name].run(command, check=False, timeout=COMMAND_TIMEOUT)
+                text = result.stdout + (f"\n[stderr]\n{result.stderr}" if result.stderr.strip() else "")
+            except Exception as e:  # evidence gathering must never hide the failure it documents
+                text = f"[could not collect from {host.name}: {e}]"
+                if getattr(e, "rc", 0) is None:  # no connection: do not wait for it once per command
+                    unreachable = text
         path = folder / name
         path.write_text(_bounded(scrub(text)))
         written.append(path)

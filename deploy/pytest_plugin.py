@@ -155,6 +155,7 @@ def reachable_hosts(inventory: Inventory, pytestconfig: pytest.Config) -> Iterat
     if inventory.lab.embedded and pytestconfig.getoption("--lab-destroy"):
         import lab
 
+        _collect_diagnostics(pytestconfig)  # while the hosts still exist
         lab.destroy(inventory)
 
 
@@ -226,12 +227,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After any failure, gather evidence from every host (bounded; never raises)."""
-    config = session.config
+    _collect_diagnostics(session.config)
+
+
+def _collect_diagnostics(config: pytest.Config) -> None:
+    """After any failure, gather evidence from every host, once (bounded; never raises)."""
     pool = config.stash.get(POOL, None)
-    if not config.stash.get(FAILED, []) or pool is None:
-        return
     folder = config.stash[RUN_DIR] / "diagnostics"
+    if not config.stash.get(FAILED, []) or pool is None or folder.exists():
+        return
     try:
         collect(config.stash[INVENTORY], pool, folder)
         found = sorted({f for path in folder.rglob("*.txt") for f in recognise(path.read_text())})

@@ -75,7 +75,10 @@ def steps(ctx: Context) -> list[Step]:
     wanted = File("11-keystone-create-users", CATALOG_FILE, json.dumps(catalog(ctx), indent=1) + "\n",
                   mode="0600", title=f"{CATALOG_FILE} (users, services, endpoints)")
     return [
-        Packages("04-keystone-install", ["keystone", "python3-openstackclient"], hold_services=True),
+        # python3-keystoneclient: the catalog script runs before any other service
+        # package would bring it in
+        Packages("04-keystone-install", ["keystone", "python3-openstackclient", "python3-keystoneclient"],
+                 hold_services=True),
         conf,
         uwsgi,
         db_sync("08-keystone-init-db", "keystone", "keystone-manage db_sync", "keystone"),

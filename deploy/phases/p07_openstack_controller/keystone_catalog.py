@@ -9,6 +9,8 @@ The report's keystone-init YAML, as data plus one small idempotent program.
 """
 import json
 import sys
+import time
+import urllib.request
 
 from keystoneauth1 import exceptions as ka_exc
 from keystoneauth1 import session
@@ -20,7 +22,8 @@ def admin_client(want):
     a = want["admin"]
     auth = v3.Password(auth_url=a["auth_url"], username=a["username"], password=a["password"],
                        project_name="admin", user_domain_id="default", project_domain_id="default")
-    return client.Client(session=session.Session(auth=auth), interface="internal", region_name=want["region"])
+    sess = session.Session(auth=auth, connect_retries=3)
+    return client.Client(session=sess, interface="internal", region_name=want["region"])
 
 
 def password_works(auth_url, user, password):
@@ -82,11 +85,33 @@ def converge(want, apply):
     return diffs
 
 
+def keystone_answers(url, deadline):
+    """Poll until Keystone answers again (a uwsgi worker that died is respawned)."""
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return
+        except OSError:
+            time.sleep(1)  # the poll's own pause
+    raise SystemExit(f"Keystone at {url} did not answer again")
+
+
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
         want = json.load(f)
-    diffs = converge(want, apply=(mode == "apply"))
+    # Converging is idempotent, so a request Keystone dropped mid-way (seen on a
+    # fresh controller: "Remote end closed connection") is answered by converging again.
+    deadline = time.monotonic() + 120
+    for attempt in range(4):
+        try:
+            diffs = converge(want, apply=(mode == "apply"))
+            break
+        except ka_exc.ConnectFailure as e:
+            if attempt == 3:
+                raise
+            print(f"Keystone dropped a request ({e}); converging again", file=sys.stderr)
+            keystone_answers(want["admin"]["auth_url"], deadline)
     for line in diffs:
         print(line)
     return 1 if diffs and mode == "check" else 0
