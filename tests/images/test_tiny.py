@@ -1,0 +1,60 @@
+"""The tiny image: built from Debian's packages, small, cached, and booting
+under QEMU (TCG here) to SSH with the hostname and key of a fake metadata service."""
+import time
+
+import pytest
+
+import images
+from images import boot, cache
+
+pytestmark = pytest.mark.images
+
+
+@pytest.fixture(scope="module")
+def tiny(image_cache, root_only):
+    return images.build("tiny", image_cache)
+
+
+def test_tiny_is_a_small_qcow2(tiny):
+    assert tiny.suffix == ".qcow2"
+    assert tiny.read_bytes()[:4] == b"QFI\xfb"
+    assert tiny.stat().st_size < 100 * 2**20
+    record = cache.read_record(tiny)
+    assert record["kernel"].endswith("-cloud-amd64") and "dropbear-bin" in record["packages"]
+
+
+def test_second_build_is_a_cache_hit(tiny, image_cache):
+    before = tiny.stat().st_mtime_ns
+    started = time.monotonic()
+    again = images.build("tiny", image_cache)
+    took = time.monotonic() - started
+    assert again == tiny and tiny.stat().st_mtime_ns == before
+    assert took < 5, f"a cached build took {took:.1f}s"
+
+
+def test_boots_to_ssh_with_metadata_hostname_and_key(tiny, tmp_path):
+    report = boot.boot_test("tiny", tiny, tmp_path)
+    assert report.boot_to_ssh_s < 60
+    assert report.hostname == "boot-check"  # Nova's "boot-check.novalocal", short like cloud-init
+    assert report.user == "tiny"
+    assert "console=ttyS0" in report.cmdline and "console=tty0" in report.cmdline
+    assert "ext4 ok" in report.disk_check and "vfat ok" in report.disk_check
+    assert "vdb" in report.disk_check  # the listing found the second disk
+    console = (tmp_path / "console.log").read_text(errors="replace")
+    assert "tiny: metadata from http://169.254.169.254 (OpenStack)" in console
+    assert "tiny: sshd up on " in console
+
+
+def test_ec2_paths_alone_are_enough(tiny, tmp_path):
+    with boot.Guest(tiny, tmp_path, boot.PROFILES["tiny"], hostname="ec2-style.example", metadata="ec2") as g:
+        g.wait_console("tiny: sshd up", 60)
+        with g.connect() as client:
+            assert boot.run(client, "hostname").strip() == "ec2-style"
+        assert "(EC2)" in g.console_text()
+
+
+def test_boots_without_metadata_and_powers_off_by_acpi(tiny, tmp_path):
+    with boot.Guest(tiny, tmp_path, boot.PROFILES["tiny"], metadata=None) as g:
+        g.wait_console("tiny: sshd up", 90)
+        assert "tiny: no metadata" in g.console_text()
+        assert g.powerdown(timeout=60) < 60
