@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets as _random
+import string
 import threading
 from pathlib import Path
 
@@ -20,6 +21,15 @@ MASK = "******"
 _known: set[str] = set()
 _known_lock = threading.Lock()
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# Letters and digits only: a password that starts with '-' reads as an option
+# to keystone-manage or rabbitmqctl, and one with quotes or '@' breaks URLs.
+ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int = 24) -> str:
+    return "".join(_random.choice(ALPHABET) for _ in range(length))
 
 
 class SecretsError(RuntimeError):
@@ -100,7 +110,7 @@ class Secrets:
             if name not in self._values:
                 if not self.create:
                     return Secret(f"<secret:{name}>")
-                self._values[name] = _random.token_urlsafe(18)
+                self._values[name] = new_password()
                 register(self._values[name])
                 self._write()
             return Secret(self._values[name])

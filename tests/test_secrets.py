@@ -56,3 +56,10 @@ def test_plan_mode_does_not_create(tmp_path):
     path = tmp_path / "s.yaml"
     assert "<secret:x>" == Secrets(path, create=False).get("x").reveal()
     assert not path.exists()
+
+
+def test_generated_passwords_are_letters_and_digits():
+    from deploy.secrets import new_password
+    words = [new_password() for _ in range(200)]
+    assert all(len(w) == 24 and w.isalnum() and w.isascii() for w in words)
+    assert len(set(words)) == 200
