@@ -51,7 +51,26 @@ def tree_up(inv: Inventory, host: Host, base: Path, public_key: str, proxy_url: 
     if not (d / "identity").exists():
         _identity(inv, host, merged, public_key, proxy_url)
         (d / "identity").write_text(host.name)
+    _container_settings(merged)
     return merged
+
+
+LOGIND_DROPIN = """\
+# Written by the embedded lab. In these containers a user manager (user@0)
+# that stops after the last SSH session hangs until its 90 s stop timeout, and
+# every SSH login meanwhile waits for it: keep it running instead.
+[Login]
+UserStopDelaySec=infinity
+"""
+
+
+def _container_settings(merged: Path) -> None:
+    """What the container needs beside the identity; rewritten at every up, so
+    trees made by an older lab get it too (effective from the host's next boot)."""
+    dropin = merged / "etc/systemd/logind.conf.d/50-embedded-lab.conf"
+    dropin.parent.mkdir(parents=True, exist_ok=True)
+    if not dropin.exists() or dropin.read_text() != LOGIND_DROPIN:
+        dropin.write_text(LOGIND_DROPIN)
 
 
 def _identity(inv: Inventory, host: Host, merged: Path, public_key: str, proxy_url: str) -> None:

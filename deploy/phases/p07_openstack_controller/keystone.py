@@ -20,8 +20,11 @@ SERVICES = {
     "placement": ("placement", "Placement API", 8778, ""),
     "compute": ("nova", "OpenStack Compute", 8774, "/v2.1"),
     "network": ("neutron", "OpenStack Networking", 9696, ""),
+    # Nova's [cinder] catalog_info looks for volumev3; clients also ask for block-storage
+    "volumev3": ("cinderv3", "OpenStack Block Storage", 8776, "/v3/%(project_id)s"),
+    "block-storage": ("cinder", "OpenStack Block Storage", 8776, "/v3/%(project_id)s"),
 }
-SERVICE_USERS = ["glance", "placement", "nova", "neutron"]
+SERVICE_USERS = ["glance", "placement", "nova", "neutron", "cinder"]
 
 
 def endpoint(ctx: Context, service_type: str) -> str:
@@ -90,7 +93,7 @@ def steps(ctx: Context) -> list[Step]:
         Service("10-keystone-start", "keystone", restart_on=[conf, uwsgi]),
         Await("10-keystone-start", python_get(url), f"Keystone answering on {url}", timeout=120),
         Command("11-keystone-create-users",
-                f"keystone-manage bootstrap --bootstrap-password '{admin_pw}' "
+                f"keystone-manage bootstrap --bootstrap-password='{admin_pw}' "
                 f"--bootstrap-admin-url {public} --bootstrap-internal-url {public} --bootstrap-public-url {public} "
                 f"--bootstrap-region-id {inv.region}",
                 unless=token_works, title="admin bootstrapped with the secrets file's password"),
