@@ -44,6 +44,13 @@ class Host:
     def public_interface(self) -> str | None:
         return self.interfaces.get("public")
 
+    @property
+    def provider_interface(self) -> str | None:
+        """The gateway's interface that Neutron bridges for the public network.
+        A NIC of its own keeps the host's public address (and the firewall rules
+        that name its interface) off Neutron's bridge; else the public one."""
+        return self.interfaces.get("provider") or self.public_interface
+
 
 @dataclass(frozen=True)
 class Network:
@@ -57,6 +64,27 @@ class GlusterFS:
     replica: int
     brick_path: str
     mount_point: str
+    # Cinder's volumes: a second volume on the same bricks' filesystem
+    volumes_volume: str = "cinder-volumes"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A guest image for Glance: built here by a recipe (`python -m images`), a
+    local file, or downloaded from a URL whose checksum is known."""
+    name: str
+    build: str | None = None       # a recipe of the images package: tiny, debian
+    file: Path | None = None
+    url: str | None = None
+    checksum: str | None = None    # sha256:HEX, required with url
+    disk_format: str = "qcow2"
+    container_format: str = "bare"
+    visibility: str = "public"
+    login: str | None = None       # the SSH user the guest accepts its key as
+
+
+IMAGE_KEYS = {"name", "build", "file", "url", "checksum", "disk_format", "container_format", "visibility", "login"}
+RECIPES = ("tiny", "debian")
 
 
 @dataclass(frozen=True)
@@ -82,7 +110,7 @@ class Inventory:
     ntp_servers: tuple[str, ...]
     package_mirror: str
     package_proxy: str
-    images: tuple[dict[str, Any], ...] = field(default=())
+    images: tuple[Image, ...] = field(default=())
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -123,6 +151,25 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _image(i: int, item: Any, base: Path) -> Image:
+    f = _Fields(f"images[{i}]", item, IMAGE_KEYS)
+    sources = [k for k in ("build", "file", "url") if k in f.data]
+    if len(sources) != 1:
+        raise InventoryError(f"images[{i}]: give exactly one of build, file, url (found {sources or 'none'})")
+    build = f.get("build", str, None)
+    if build is not None and build not in RECIPES:
+        raise InventoryError(f"images[{i}].build: unknown recipe {build!r} (recipes: {', '.join(RECIPES)})")
+    url = f.get("url", str, None)
+    checksum = f.get("checksum", str, None)
+    if url and not (checksum and checksum.startswith("sha256:") and len(checksum) == 71):
+        raise InventoryError(f"images[{i}].checksum: a url needs checksum: sha256:<64 hex digits>")
+    file = f.get("file", str, None)
+    return Image(name=f.get("name", str), build=build, file=(base / file).resolve() if file else None,
+                 url=url, checksum=checksum, disk_format=f.get("disk_format", str, "qcow2"),
+                 container_format=f.get("container_format", str, "bare"),
+                 visibility=f.get("visibility", str, "public"), login=f.get("login", str, None))
 
 
 class _Fields:
@@ -244,7 +291,7 @@ def _parse(path: Path, raw: Any) -> Inventory:
         for role in roles:
             if role not in ROLES:
                 raise InventoryError(f"{f.name('roles')}: unknown role {role!r} (roles: {', '.join(ROLES)})")
-        interfaces = _Fields(f.name("interfaces"), f.get("interfaces", dict, {}), {"management", "public"})
+        interfaces = _Fields(f.name("interfaces"), f.get("interfaces", dict, {}), {"management", "public", "provider"})
         ifaces = {k: interfaces.get(k, str) for k in interfaces.data}
         ifaces.setdefault("management", "eth0")
         hosts.append(Host(
@@ -259,20 +306,26 @@ def _parse(path: Path, raw: Any) -> Inventory:
             public_address=f.address("public_address", None),
         ))
 
-    gf = _Fields("glusterfs", top.get("glusterfs", dict), {"volume", "replica", "brick_path", "mount_point"})
+    gf = _Fields("glusterfs", top.get("glusterfs", dict), {"volume", "replica", "brick_path", "mount_point",
+                                                          "volumes_volume"})
     glusterfs = GlusterFS(
         volume=gf.get("volume", str, "vm-instances"),
         replica=gf.get("replica", int),
         brick_path=gf.get("brick_path", str, "/export/gluster"),
         mount_point=gf.get("mount_point", str, "/var/lib/nova/instances"),
+        volumes_volume=gf.get("volumes_volume", str, "cinder-volumes"),
     )
+    if glusterfs.volumes_volume == glusterfs.volume:
+        raise InventoryError(f"{gf.name('volumes_volume')}: must differ from glusterfs.volume "
+                             f"({glusterfs.volume!r}): Cinder's volumes get a GlusterFS volume of their own")
     os_f = _Fields("openstack", top.get("openstack", dict, {}), {"release", "region"})
     time_f = _Fields("time", top.get("time", dict, {}), {"ntp_servers"})
     pkg = _Fields("packages", top.get("packages", dict, {}), {"mirror", "proxy"})
-    images = top.get("images", list, [])
-    for i, image in enumerate(images):
-        if not isinstance(image, dict) or not isinstance(image.get("name"), str):
-            raise InventoryError(f"images[{i}].name: required")
+    images = [_image(i, item, base) for i, item in enumerate(top.get("images", list, []))]
+    names = [im.name for im in images]
+    for name in names:
+        if names.count(name) > 1:
+            raise InventoryError(f"images[{names.index(name)}].name: {name!r} named twice")
 
     return Inventory(
         path=path,
@@ -320,12 +373,17 @@ def _validate(inv: Inventory) -> None:
                 raise InventoryError(f"{where}.interfaces.public: required on the gateway")
             if not host.public_address:
                 raise InventoryError(f"{where}.public_address: required on the gateway")
+        if len(set(host.interfaces.values())) != len(host.interfaces):
+            raise InventoryError(f"{where}.interfaces: one interface named for two networks: {host.interfaces}")
             if ipaddress.IPv4Address(host.public_address) not in inv.public.cidr:
                 raise InventoryError(f"{where}.public_address: {host.public_address} is outside networks.public.cidr {inv.public.cidr}")
     for role in ("controller", "gateway"):
         count = len(inv.with_role(role))
         if count != 1:
             raise InventoryError(f"hosts: exactly one host must have role {role!r}, found {count}")
+    for i, host in enumerate(inv.hosts):
+        if "provider" in host.interfaces and not host.has_role("gateway"):
+            raise InventoryError(f"hosts[{i}] ({host.name}).interfaces.provider: only the gateway has a provider interface")
     computes = inv.with_role("compute")
     if not computes:
         raise InventoryError("hosts: at least one host must have role 'compute'")

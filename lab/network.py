@@ -25,7 +25,7 @@ class Link:
     bridge: str        # on the machine
     host_side: str     # veth end on the machine, in the bridge
     inside: str        # interface name inside the host (the inventory's)
-    address: str       # with prefix length
+    address: str | None  # with prefix length; None: unnumbered (Neutron's provider NIC)
 
 
 def bridges(inv: Inventory) -> dict[str, tuple[str, int]]:
@@ -52,6 +52,9 @@ def links(inv: Inventory, host: Host) -> list[Link]:
     if host.public_interface and host.public_address:
         result.append(Link(f"{name}-pub", f"{name}{index}p", host.public_interface,
                            f"{host.public_address}/{inv.public.cidr.prefixlen}"))
+    provider = host.interfaces.get("provider")
+    if provider:
+        result.append(Link(f"{name}-pub", f"{name}{index}n", provider, None))
     return result
 
 
@@ -140,7 +143,7 @@ def host_up(inv: Inventory, host: Host) -> str:
             sh(["ip", "link", "add", link.host_side, "type", "veth", "peer", "name", link.inside, "netns", ns])
         sh(["ip", "link", "set", link.host_side, "master", link.bridge, "up"])
         addrs = sh(["ip", "-n", ns, "-j", "addr", "show", "dev", link.inside]).stdout
-        if f'"local":"{link.address.split("/")[0]}"' not in addrs.replace(" ", ""):
+        if link.address and f'"local":"{link.address.split("/")[0]}"' not in addrs.replace(" ", ""):
             sh(["ip", "-n", ns, "addr", "add", link.address, "dev", link.inside])
         sh(["ip", "-n", ns, "link", "set", link.inside, "up"])
     if not host.has_role("gateway"):

@@ -30,6 +30,8 @@ def test_default_inventory_is_the_report_testbed():
     assert (inv.glusterfs.volume, inv.glusterfs.replica) == ("vm-instances", 4)
     assert inv.glusterfs.brick_path == "/export/gluster"
     assert inv.glusterfs.mount_point == "/var/lib/nova/instances"
+    assert inv.glusterfs.volumes_volume == "cinder-volumes"
+    assert (inv.gateway.public_interface, inv.gateway.provider_interface) == ("eth0", "eth2")
     assert inv.lab.embedded
 
 
@@ -57,6 +59,12 @@ CASES = {
     "relative brick path": (lambda d: d["glusterfs"].update(brick_path="export"), "glusterfs.brick_path: must be an absolute path"),
     "proxy not http": (lambda d: d["packages"].update(proxy="ftp://x"), "packages.proxy: 'ftp://x' must be an http:// URL"),
     "hosts not a list": (lambda d: d.update(hosts={"a": 1}), "hosts: expected list"),
+    "volumes on the instances volume": (lambda d: d["glusterfs"].update(volumes_volume="vm-instances"),
+                                        "glusterfs.volumes_volume: must differ from glusterfs.volume"),
+    "provider interface off the gateway": (lambda d: d["hosts"][1]["interfaces"].update(provider="eth2"),
+                                           "hosts[1] (compute2).interfaces.provider: only the gateway"),
+    "one interface for two networks": (lambda d: d["hosts"][0]["interfaces"].update(provider="eth0"),
+                                       "hosts[0] (compute1).interfaces: one interface named for two networks"),
 }
 
 
