@@ -9,6 +9,7 @@ from deploy.inventory import Inventory
 from deploy.secrets import Secrets
 
 NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
+CINDER_MICROVERSION = "3.70"  # Zed's highest
 
 
 def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
@@ -19,7 +20,7 @@ def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
 
 
 def service_table(services) -> str:
-    """Nova's services in the report's Table 4 layout: `:-)` up, `XXX` down."""
+    """Nova's (or Cinder's) services in the report's Table 4 layout: `:-)` up, `XXX` down."""
     rows = [("Binary", "Host", "Zone", "Status", "State", "Updated")]
     for s in services:
         rows.append((s.binary, s.host, s.zone, s.status, ":-)" if s.state == "up" else "XXX", str(s.updated_at)))

@@ -1,18 +1,23 @@
 """Checks of 07-openstack-controller: the control plane listens on the
 management network, Keystone issues tokens, every endpoint answers, Glance
-lists images, Nova's services are up, the databases are at their head schema."""
+lists images, Nova's, Neutron's and Cinder's services are up, a volume lands on
+the GlusterFS share, the databases are at their head schema."""
 import pytest
+from cinderclient import client as cinder_client
 from glanceclient import Client as GlanceClient
 from keystoneclient.v3 import client as keystone_client
 from novaclient import client as nova_client
 
-from checks.openstack import NOVA_MICROVERSION, admin_session, service_table
+from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table
+from deploy.phases.p07_openstack_controller.cinder import MOUNT_BASE, share
 from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
+from deploy.waits import wait_for
 
 pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
 
 PORTS = {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", 5000: "Keystone", 9292: "Glance",
-         8778: "Placement", 8774: "Nova API", 8775: "Nova metadata", 9696: "Neutron", 6080: "noVNC proxy"}
+         8778: "Placement", 8774: "Nova API", 8775: "Nova metadata", 9696: "Neutron", 6080: "noVNC proxy",
+         8776: "Cinder"}
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +86,54 @@ def test_neutron_answers_with_networks(session):
     assert response.status_code == 200 and "networks" in response.json()
 
 
+@pytest.fixture(scope="module")
+def cinder(session):
+    return cinder_client.Client(CINDER_MICROVERSION, session=session)
+
+
+def test_cinder_services_all_up(cinder):
+    services = cinder.services.list()
+    table = service_table(services)
+    print("\n" + table)
+    binaries = {s.binary for s in services}
+    assert {"cinder-scheduler", "cinder-volume"} <= binaries, f"missing Cinder services:\n{table}"
+    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up" or s.status != "enabled"]
+    assert not down, f"Cinder services down or disabled: {down}\n{table}"
+
+
+@pytest.mark.controller
+def test_a_volume_is_a_file_on_the_glusterfs_share(host, cinder, inventory, request):
+    """Create a 1 GB volume; it becomes available, and its file is on the
+    GlusterFS volume Cinder mounted (not on the controller's own disk)."""
+    volume = cinder.volumes.create(1, name="check-p07-volume")
+    request.addfinalizer(lambda: cinder.volumes.delete(volume))
+
+    seen = {}
+
+    def state():
+        v = cinder.volumes.get(volume.id)
+        seen["status"] = v.status
+        if v.status == "error":
+            raise AssertionError(f"volume {v.id} went to error: see cinder-volume's log on the controller")
+        return v if v.status == "available" else None
+
+    wait_for(state, 180, f"volume {volume.id} available", describe=lambda _: seen.get("status"))
+    mounts = host.check_output("findmnt -rn -t fuse.glusterfs -o SOURCE,TARGET")
+    mounted = dict(line.split(" ", 1) for line in mounts.splitlines())
+    target = mounted.get(share(inventory))
+    assert target and target.startswith(MOUNT_BASE), \
+        f"{host.backend.hostname}: {share(inventory)} not mounted under {MOUNT_BASE} (GlusterFS mounts: {mounted})"
+    assert host.file(f"{target}/volume-{volume.id}").exists, \
+        f"{host.backend.hostname}: volume-{volume.id} not on the share at {target}"
+
+
 @pytest.mark.controller
 def test_databases_at_head_schema(host):
     checks = {
         "keystone": "su -s /bin/sh -c 'keystone-manage db_sync --check' keystone",
         "nova (cells, placement, schema)": "nova-status upgrade check",
         "placement": "placement-status upgrade check",
+        "cinder": "cinder-status upgrade check",
     }
     failed = {}
     for name, command in checks.items():

@@ -40,6 +40,7 @@ class HostResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    started: float = field(default_factory=time.time)   # epoch seconds, for the run report's timeline
 
     @property
     def changed(self) -> int:
@@ -126,6 +127,21 @@ def _gather(remote: Remote, steps: Sequence[Step]) -> list[list]:
     return out
 
 
+def _operator(task, ctx: Context, prepared, progress: Callable[[str], None]) -> HostResult:
+    """The phase's work on this machine, reported like a host named `operator`."""
+    result = HostResult("operator")
+    started = time.monotonic()
+    try:
+        for item, changed, reason in task.apply(ctx, prepared.result(), progress):
+            result.steps.append(StepResult("operator", f"{task.script}: {item}", changed, mask(reason), 0.0))
+            if changed:
+                progress(f"operator: {task.script}: {item}: {mask(reason)}")
+    except Exception as e:  # an image that cannot be built or uploaded names itself
+        result.error = f"step {task.script}: {type(e).__name__}: {mask(str(e))}"
+    result.seconds = time.monotonic() - started
+    return result
+
+
 def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info) -> PhaseResult:
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed."""
     targets = phase.targets(ctx.inventory)
@@ -142,8 +158,12 @@ def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str]
         except RemoteError as e:  # could not even read facts (e.g. SSH down)
             return HostResult(host.name, error=str(e))
 
-    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as executor:
+    task = phase.operator
+    with ThreadPoolExecutor(max_workers=max(1, len(targets)) + 1) as executor:
+        prepared = executor.submit(task.prepare, ctx) if task else None
         results = [r for r in executor.map(one, targets) if r is not None]
+        if task and not any(r.error for r in results):
+            results.append(_operator(task, ctx, prepared, progress))
     result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
     log.info("%s", result.summary())
     if result.failed:

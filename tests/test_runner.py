@@ -54,3 +54,41 @@ def test_hosts_run_in_parallel(default_inventory, tmp_path):
 
     pool = {h.name: Meeting(h) for h in default_inventory.hosts}
     apply_phase(demo_phase(), Context(default_inventory, Secrets(tmp_path / "s")), pool)
+
+
+def operator_phase(prepared: list, applied: list, fail: bool = False):
+    from deploy.phases import OperatorTask
+
+    def prepare(ctx):
+        prepared.append("built")
+        return {"tiny": "/cache/tiny.qcow2"}
+
+    def apply(ctx, files, progress):
+        if fail:
+            raise RuntimeError("glance refused tiny")
+        applied.append(files)
+        return [("tiny", True, "missing, uploaded in 1s"), ("debian-12", False, "already in Glance")]
+
+    return Phase(43, "demo-operator", ("compute",), demo_phase().steps, operator=OperatorTask("18-add-images", prepare, apply))
+
+
+def test_operator_work_is_prepared_beside_the_hosts_and_applied_after_them(default_inventory, tmp_path):
+    prepared, applied = [], []
+    result = apply_phase(operator_phase(prepared, applied), Context(default_inventory, Secrets(tmp_path / "s")),
+                         FakePool(default_inventory))
+    assert prepared == ["built"] and applied == [{"tiny": "/cache/tiny.qcow2"}]
+    operator = result.hosts["operator"]
+    assert [(s.step, s.changed) for s in operator.steps] == [("18-add-images: tiny", True),
+                                                              ("18-add-images: debian-12", False)]
+
+
+def test_operator_work_is_skipped_when_a_host_failed_and_its_error_names_the_step(default_inventory, tmp_path):
+    prepared, applied = [], []
+    pool = FakePool(default_inventory, compute2=FakeHost(fail_on="apt-get"))
+    with pytest.raises(PhaseError) as err:
+        apply_phase(operator_phase(prepared, applied), Context(default_inventory, Secrets(tmp_path / "s")), pool)
+    assert applied == [] and "operator" not in err.value.result.hosts
+    with pytest.raises(PhaseError) as err:
+        apply_phase(operator_phase([], [], fail=True), Context(default_inventory, Secrets(tmp_path / "s")),
+                    FakePool(default_inventory))
+    assert "[operator] step 18-add-images: RuntimeError: glance refused tiny" in str(err.value)

@@ -5,6 +5,7 @@ for one host (an empty list: the phase does nothing there).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from ..inventory import Host, Inventory
 from ..secrets import Secrets
@@ -24,6 +25,16 @@ class Context:
 
 
 @dataclass(frozen=True)
+class OperatorTask:
+    """Work of a phase done on the operator's machine rather than on a host:
+    `prepare` runs beside the hosts' steps (it needs no cloud), `apply` after
+    every host succeeded; it returns (item, changed, reason) per item."""
+    script: str
+    prepare: Callable[[Context], Any]
+    apply: Callable[[Context, Any, Callable[[str], None]], list[tuple[str, bool, str]]]
+
+
+@dataclass(frozen=True)
 class Phase:
     number: int
     name: str                     # the report's directory name, e.g. "network-gateway"
@@ -32,6 +43,7 @@ class Phase:
     # Facts asked of each target host before its steps are made (name -> command),
     # for choices the steps depend on, such as KVM or QEMU emulation.
     discover: Mapping[str, str] = field(default_factory=dict)
+    operator: OperatorTask | None = None
 
     def targets(self, inventory: Inventory) -> list[Host]:
         return [h for h in inventory.hosts if any(h.has_role(r) for r in self.roles)]
@@ -47,7 +59,8 @@ class Phase:
 
 def all_phases() -> list[Phase]:
     from . import (p01_network_gateway, p02_glusterfs_all, p03_glusterfs_controller, p04_glusterfs_all,
-                   p05_kvm_compute, p06_openstack_all, p07_openstack_controller, p08_openstack_compute)
+                   p05_kvm_compute, p06_openstack_all, p07_openstack_controller, p08_openstack_compute,
+                   p09_openstack_gateway)
     return [p01_network_gateway.PHASE, p02_glusterfs_all.PHASE, p03_glusterfs_controller.PHASE,
             p04_glusterfs_all.PHASE, p05_kvm_compute.PHASE, p06_openstack_all.PHASE,
-            p07_openstack_controller.PHASE, p08_openstack_compute.PHASE]
+            p07_openstack_controller.PHASE, p08_openstack_compute.PHASE, p09_openstack_gateway.PHASE]

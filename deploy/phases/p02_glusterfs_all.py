@@ -19,9 +19,17 @@ BRICK_PORTS = "49152:60999"               # glusterd.vol base-port .. max-port
 PUBLIC_OPEN_TCP = ["22"]                   # later phases open their own ports in front of the deny
 
 
-def brick_dir(inv: Inventory) -> str:
-    """GlusterFS refuses a brick at a mount point's root: use a directory in it."""
-    return inv.glusterfs.brick_path.rstrip("/") + "/brick"
+def brick_dir(inv: Inventory, volume: str | None = None) -> str:
+    """GlusterFS refuses a brick at a mount point's root: use a directory in it,
+    one per volume (the instances volume keeps the name `brick`)."""
+    root = inv.glusterfs.brick_path.rstrip("/")
+    if volume is None or volume == inv.glusterfs.volume:
+        return root + "/brick"
+    return f"{root}/{volume}-brick"
+
+
+def brick_dirs(inv: Inventory) -> list[str]:
+    return [brick_dir(inv), brick_dir(inv, inv.glusterfs.volumes_volume)]
 
 
 def gluster_rules(inv: Inventory) -> RuleSet:
@@ -52,9 +60,9 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         result += firewall_steps("01-iptables", public_rules(host))
     result.append(Packages("03-glusterfs-install", PACKAGES + (BRICK_PACKAGES if host.has_role("compute") else [])))
     if host.has_role("compute"):
-        brick = brick_dir(inv)
-        result.append(Command("03-glusterfs-install", f"mkdir -p {brick}", unless=f"test -d {brick}",
-                              title=f"brick directory {brick}"))
+        for brick in brick_dirs(inv):
+            result.append(Command("03-glusterfs-install", f"mkdir -p {brick}", unless=f"test -d {brick}",
+                                  title=f"brick directory {brick}"))
     result.append(Service("04-glusterfs-start", "glusterd"))
     return result
 

@@ -1,7 +1,10 @@
-"""03-glusterfs-controller: the trusted pool and the replicated volume.
+"""03-glusterfs-controller: the trusted pool and the replicated volumes.
 
-The report's 01-glusterfs-probe and 02-glusterfs-create-volume. The volume is
-created only if absent: a re-run never recreates it or touches its data.
+The report's 01-glusterfs-probe and 02-glusterfs-create-volume, for Nova's
+instances volume and for Cinder's volumes (the report's nova-volume used LVM
+and iSCSI, which this suite's lab kernel lacks: see phase 07's cinder). A
+volume is created only if absent: a re-run never recreates it or touches its
+data.
 """
 from __future__ import annotations
 
@@ -10,26 +13,34 @@ import shlex
 from ..inventory import Host, Inventory
 from ..steps import Await, Command, Step
 from . import Context, Phase
-from .ids import NOVA_GID, NOVA_UID
+from .ids import CINDER_GID, CINDER_UID, NOVA_GID, NOVA_UID
 from .p02_glusterfs_all import brick_dir
 
 GLUSTER = "gluster --mode=script"
 # The option group GlusterFS ships for VM images (/var/lib/glusterd/groups/virt):
 # sharding, eager locking, quorum, O_DIRECT passed to the bricks, no client caches.
 OPTION_GROUP = "virt"
-# The volume root belongs to nova, whatever host mounts it.
-OPTIONS = {"storage.owner-uid": str(NOVA_UID), "storage.owner-gid": str(NOVA_GID)}
 
 
-def bricks(inv: Inventory) -> list[str]:
-    return [f"{h.name}:{brick_dir(inv)}" for h in inv.with_role("compute")]
+def owner_options(uid: int, gid: int) -> dict[str, str]:
+    """The volume root belongs to its service, whatever host mounts it."""
+    return {"storage.owner-uid": str(uid), "storage.owner-gid": str(gid)}
+
+
+def volumes(inv: Inventory) -> dict[str, dict[str, str]]:
+    """Each volume with the options it gets beyond the option group."""
+    return {inv.glusterfs.volume: owner_options(NOVA_UID, NOVA_GID),
+            inv.glusterfs.volumes_volume: owner_options(CINDER_UID, CINDER_GID)}
+
+
+def bricks(inv: Inventory, volume: str | None = None) -> list[str]:
+    return [f"{h.name}:{brick_dir(inv, volume)}" for h in inv.with_role("compute")]
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
     if not host.has_role("controller"):
         return []
     inv = ctx.inventory
-    vol = shlex.quote(inv.glusterfs.volume)
     peers = [h for h in inv.hosts if h.name != host.name and (h.has_role("compute") or h.has_role("controller"))]
     result: list[Step] = []
     for peer in peers:
@@ -39,27 +50,35 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result.append(Await("01-glusterfs-probe",
                         f"test $(gluster pool list | awk 'NR>1 && $3==\"Connected\"' | wc -l) -eq {len(peers) + 1}",
                         f"all {len(peers) + 1} peers connected", timeout=120))
-    result.append(Command(
+    for name, options in volumes(inv).items():
+        result += volume_steps(inv, name, options)
+    return result
+
+
+def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Step]:
+    vol = shlex.quote(name)
+    members = bricks(inv, name)
+    result: list[Step] = [Command(
         "02-glusterfs-create-volume",
-        f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {' '.join(bricks(inv))}",
-        unless=f"gluster volume info {vol} >/dev/null 2>&1", title=f"volume {inv.glusterfs.volume} exists"))
+        f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {' '.join(members)}",
+        unless=f"gluster volume info {vol} >/dev/null 2>&1", title=f"volume {name} exists")]
     group_keys = f"/var/lib/glusterd/groups/{OPTION_GROUP}"
     result.append(Command(
         "02-glusterfs-create-volume", f"{GLUSTER} volume set {vol} group {OPTION_GROUP}",
         # applied when every key of the group shows among the volume's reconfigured options
         unless=(f"info=$(gluster volume info {vol}) && cut -d= -f1 {group_keys} | grep -v '^$' | "
                 f"while read k; do printf '%s\\n' \"$info\" | grep -q \"^$k: \" || exit 1; done"),
-        title=f"option group {OPTION_GROUP} applied"))
-    for key, value in OPTIONS.items():
+        title=f"{name}: option group {OPTION_GROUP} applied"))
+    for key, value in options.items():
         result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume set {vol} {key} {value}",
                               unless=f"gluster volume info {vol} | grep -qx '{key}: {value}'",
-                              title=f"option {key} = {value}"))
+                              title=f"{name}: option {key} = {value}"))
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol}",
                           unless=f"gluster volume info {vol} | grep -qx 'Status: Started'",
-                          title=f"volume {inv.glusterfs.volume} started"))
+                          title=f"volume {name} started"))
     result.append(Await("02-glusterfs-create-volume",
-                        f"test $(gluster volume status {vol} detail | grep -c '^Online.*: Y') -eq {len(bricks(inv))}",
-                        f"all {len(bricks(inv))} bricks online", timeout=120))
+                        f"test $(gluster volume status {vol} detail | grep -c '^Online.*: Y') -eq {len(members)}",
+                        f"all {len(members)} bricks of {name} online", timeout=120))
     return result
 
 

@@ -1,25 +1,42 @@
 """07-openstack-controller: the control plane on the controller.
 
 MariaDB, RabbitMQ (the report's Qpid) and memcached; Keystone v3; Glance;
-Placement; Nova's control services; Neutron's server. Each service's
+Placement; Nova's control services; Neutron's server; Cinder (the report's
+nova-volume). Each service's
 settings are the dicts in its own module; its steps keep the report's script
 names (05-keystone-create-db, 07-keystone-config, ...).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from ... import glance_images
 from ...inventory import Host
 from ...steps import Step
-from .. import Context, Phase
-from . import database, glance, keystone, messaging, neutron, nova, placement
+from .. import Context, OperatorTask, Phase
+from . import cinder, database, glance, keystone, messaging, neutron, nova, placement
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
     if not host.has_role("controller"):
         return []
     result: list[Step] = []
-    for service in (database, messaging, keystone, glance, placement, nova, neutron):
+    for service in (database, messaging, keystone, glance, placement, nova, neutron, cinder):
         result += service.steps(ctx)
     return result
 
 
-PHASE = Phase(7, "openstack-controller", ("controller",), steps)
+def image_cache() -> Path:
+    from images import DEFAULT_CACHE
+    return DEFAULT_CACHE
+
+
+# The report's 18-add-cirros and 19-add-ubuntu: images built here while the
+# controller installs, uploaded once Glance answers.
+ADD_IMAGES = OperatorTask(
+    "18-add-images",
+    prepare=lambda ctx: glance_images.local_files(ctx.inventory, image_cache()),
+    apply=lambda ctx, files, progress: glance_images.converge(ctx.inventory, ctx.secrets, files, progress),
+)
+
+PHASE = Phase(7, "openstack-controller", ("controller",), steps, operator=ADD_IMAGES)
