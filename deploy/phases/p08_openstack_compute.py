@@ -16,8 +16,7 @@ from ..steps import Await, Command, Ini, Packages, Service, Step
 from . import Context, Phase
 from .p07_openstack_controller.common import authtoken, config, service_credentials, transport_url
 from .p07_openstack_controller.database import sql
-
-PUBLIC_PHYSNET = "public"
+from .p07_openstack_controller.neutron import PUBLIC_PHYSNET
 
 
 def nova_compute_conf(ctx: Context, host: Host) -> dict:
@@ -45,7 +44,7 @@ def nova_compute_conf(ctx: Context, host: Host) -> dict:
 
 
 def linuxbridge_agent(inv: Inventory, host: Host) -> dict:
-    mappings = f"{PUBLIC_PHYSNET}:{host.public_interface}" if host.has_role("gateway") else None
+    mappings = f"{PUBLIC_PHYSNET}:{host.provider_interface}" if host.has_role("gateway") else None
     return {
         "linux_bridge": {"physical_interface_mappings": mappings},
         "vxlan": {"enable_vxlan": True, "local_ip": host.address, "l2_population": False},
@@ -79,6 +78,9 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         return [
             Await("06-nova-discover", f"test $({counted}) -ge {computes}",
                   f"all {computes} nova-compute services registered and up", timeout=600),
+            # a service row comes first; its hypervisor record follows on the next resource update
+            Await("06-nova-discover", f"test $({nodes}) -ge {computes}",
+                  f"all {computes} hypervisor records (compute nodes) reported", timeout=300),
             Command("06-nova-discover", "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts' nova",
                     unless=f"test $({mapped}) -ge {computes}", title=f"{computes} computes mapped into cell1"),
         ]

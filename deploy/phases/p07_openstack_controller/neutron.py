@@ -10,7 +10,8 @@ from .common import (authtoken, config, controller_name, db_sync, db_url, servic
 from .keystone import python_get
 
 ML2_CONF = "/etc/neutron/plugins/ml2/ml2_conf.ini"
-PHYSNET = "provider"
+# The physical network the gateway bridges (phase 08 maps it to its provider NIC)
+PUBLIC_PHYSNET = "public"
 
 
 def neutron_conf(ctx: Context) -> dict:
@@ -30,7 +31,7 @@ def neutron_conf(ctx: Context) -> dict:
 ML2 = {
     "ml2": {"type_drivers": "flat,vxlan", "tenant_network_types": "vxlan", "mechanism_drivers": "linuxbridge",
             "extension_drivers": "port_security"},
-    "ml2_type_flat": {"flat_networks": PHYSNET},
+    "ml2_type_flat": {"flat_networks": PUBLIC_PHYSNET},
     "ml2_type_vxlan": {"vni_ranges": "1:1000"},
 }
 

@@ -1,0 +1,126 @@
+"""Checks of 09-openstack-gateway: every Neutron agent alive where it should
+be, the VM network with DHCP, the router to the public network, ICMP and SSH
+in the default security group, the dashboard on the gateway's public address
+(a real browser logs in), and nothing else answering there."""
+import socket
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from checks.browser import headless_chromium
+from checks.openstack import admin_session
+from deploy.phases.p09_openstack_gateway import dashboard, networks
+from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT
+from deploy.waits import wait_for
+
+pytestmark = [pytest.mark.p09, pytest.mark.usefixtures("phase_p09")]
+
+PUBLIC_PORTS = {22: "SSH", dashboard.HTTP_PORT: "dashboard", NOVNC_PORT: "noVNC"}
+
+
+@pytest.fixture(scope="module")
+def session(inventory, secrets):
+    return admin_session(inventory, secrets)
+
+
+def neutron_get(session, path: str) -> dict:
+    return session.get("/v2.0" + path, endpoint_filter={"service_type": "network", "interface": "public"}).json()
+
+
+def test_every_neutron_agent_alive_on_its_host(session, inventory):
+    agents = neutron_get(session, "/agents")["agents"]
+    alive = {(a["host"], a["agent_type"]) for a in agents if a["alive"]}
+    expected = {(inventory.gateway.name, t) for t in ("DHCP agent", "L3 agent", "Metadata agent")}
+    expected |= {(h.name, "Linux bridge agent") for h in inventory.with_role("compute")}
+    missing = sorted(expected - alive)
+    table = "\n".join(f"{a['agent_type']:<20} {a['host']:<12} {':-)' if a['alive'] else 'XXX'}" for a in agents)
+    assert not missing, f"agents not alive: {missing}\n{table}"
+
+
+def test_vm_network_has_a_subnet_with_dhcp(session, inventory):
+    nets = neutron_get(session, f"/networks?name={networks.VM_NETWORK}")["networks"]
+    assert len(nets) == 1, f"expected one network {networks.VM_NETWORK!r}, found {len(nets)}"
+    subnets = neutron_get(session, f"/subnets?network_id={nets[0]['id']}")["subnets"]
+    assert [(s["cidr"], s["enable_dhcp"]) for s in subnets] == [(str(inventory.vm.cidr), True)], \
+        f"{networks.VM_NETWORK}: subnets {[(s['name'], s['cidr'], s['enable_dhcp']) for s in subnets]}"
+    assert nets[0]["shared"], f"{networks.VM_NETWORK} is not shared with every project"
+
+
+def test_router_joins_the_vm_network_to_the_public_network(session, inventory):
+    routers = neutron_get(session, f"/routers?name={networks.ROUTER}")["routers"]
+    assert len(routers) == 1, f"expected one router {networks.ROUTER!r}, found {len(routers)}"
+    router = routers[0]
+    gw = router.get("external_gateway_info") or {}
+    public = neutron_get(session, f"/networks?name={networks.PUBLIC_NETWORK}")["networks"]
+    assert public and gw.get("network_id") == public[0]["id"], f"{networks.ROUTER}: gateway {gw}"
+    assert gw.get("enable_snat"), f"{networks.ROUTER}: no SNAT (VMs could not reach outside)"
+    ports = neutron_get(session, f"/ports?device_id={router['id']}")["ports"]
+    states = {p["device_owner"]: p["status"] for p in ports}
+    assert states.get("network:router_interface") == "ACTIVE" and states.get("network:router_gateway") == "ACTIVE", \
+        f"{networks.ROUTER}: ports {states} (the L3 agent on {inventory.gateway.name} has not wired it)"
+
+
+def test_default_security_group_allows_icmp_and_ssh(session):
+    project = session.get_project_id()
+    groups = neutron_get(session, f"/security-groups?name=default&project_id={project}")["security_groups"]
+    assert groups, "admin project has no default security group"
+    rules = {(r["protocol"], r["port_range_min"]) for r in groups[0]["security_group_rules"]
+             if r["direction"] == "ingress" and r["ethertype"] == "IPv4"}
+    missing = {("icmp", None), ("tcp", 22)} - rules
+    assert not missing, f"default security group lacks ingress {sorted(map(str, missing))}; has {sorted(map(str, rules))}"
+
+
+@pytest.mark.gateway
+def test_dashboard_login_page_on_the_public_address(host, inventory):
+    url = dashboard.url(inventory.host(host.backend.hostname)) + "auth/login/"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy in the environment
+    with direct.open(url, timeout=60) as response:
+        page = response.read().decode(errors="replace")
+    assert response.status == 200 and 'name="password"' in page, f"{url}: no login form"
+
+
+@pytest.mark.gateway
+def test_browser_logs_in_as_admin_and_reaches_instances(host, inventory, secrets):
+    from selenium.webdriver.common.by import By
+
+    base = dashboard.url(inventory.host(host.backend.hostname))
+    driver = headless_chromium()
+    try:
+        driver.get(base + "auth/login/")
+        driver.find_element(By.ID, "id_username").send_keys("admin")
+        driver.find_element(By.ID, "id_password").send_keys(secrets.get("admin_keystone").reveal())
+        driver.find_element(By.ID, "loginBtn").click()
+        wait_for(lambda: "/auth/login" not in driver.current_url, 120, "the dashboard to leave its login page",
+                 describe=lambda _: driver.current_url)
+        driver.get(base + "project/instances/")
+        heading = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".page-header h1, h1"), 60,
+                           "the instances page heading")
+        text = " ".join(h.text for h in heading)
+        assert "Instances" in text, f"{driver.current_url}: heading {text!r}, not the instances page"
+    finally:
+        driver.quit()
+
+
+@pytest.mark.gateway
+def test_only_ssh_dashboard_and_novnc_answer_on_the_public_address(host, inventory):
+    gw = inventory.host(host.backend.hostname)
+    listening = set()
+    for line in host.check_output("ss -Hltn").splitlines():
+        port = line.split()[3].rpartition(":")[2]
+        listening.add(int(port))
+
+    def answers(port: int) -> bool:
+        try:
+            with socket.create_connection((gw.public_address, port), timeout=2):
+                return True
+        except OSError:  # refused, or dropped (timeout)
+            return False
+
+    ports = sorted(listening | set(PUBLIC_PORTS))
+    with ThreadPoolExecutor(16) as pool:
+        answering = {p for p, ok in zip(ports, pool.map(answers, ports)) if ok}
+    unexpected = sorted(answering - set(PUBLIC_PORTS))
+    closed = sorted(f"{p} ({name})" for p, name in PUBLIC_PORTS.items() if p not in answering)
+    assert not unexpected, f"{gw.name} {gw.public_address}: unexpected ports answer: {unexpected}"
+    assert not closed, f"{gw.name} {gw.public_address}: expected ports closed: {closed}"
