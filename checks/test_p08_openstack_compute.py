@@ -38,11 +38,12 @@ def test_every_compute_is_a_hypervisor(nova, inventory, pool):
 
 
 @pytest.mark.compute
-def test_service_table_all_smiling(nova, inventory):
+def test_service_table_all_smiling(nova, inventory, report_section):
     """The report's Table 4: conductor and scheduler, and nova-compute on every compute, all `:-)`."""
     services = nova.services.list()
     table = service_table(services)
     print("\n" + table)
+    report_section("Nova service table (the report's Table 4)", table)
     computes = {s.host for s in services if s.binary == "nova-compute"}
     missing = {h.name for h in inventory.with_role("compute")} - computes
     assert not missing, f"no nova-compute on {sorted(missing)}:\n{table}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from . import report as run_report
 from .diagnostics import collect
 from .inventory import Inventory, InventoryError, check_key_files, load_inventory
 from .known_faults import recognise
@@ -28,6 +29,10 @@ RESULTS = pytest.StashKey[list[PhaseResult]]()
 POOL = pytest.StashKey[Pool]()
 RUN_DIR = pytest.StashKey[Path]()
 FAILED = pytest.StashKey[list[str]]()
+OUTCOMES = pytest.StashKey[list[run_report.Outcome]]()
+TIMINGS = pytest.StashKey[list[tuple[str, str, float]]]()     # (test, what, seconds)
+SECTIONS = pytest.StashKey[dict[str, str]]()                  # report sections tests recorded
+REPORT = pytest.StashKey[Path]()
 log = logging.getLogger("deploy")
 
 
@@ -67,7 +72,7 @@ def _mask_records() -> None:
     logging.setLogRecordFactory(masked)
 
 
-def _inventory_path(config: pytest.Config) -> Path:
+def inventory_path(config: pytest.Config) -> Path:
     return Path(config.getoption("--inventory") or Path(config.rootpath) / "inventory.yaml")
 
 
@@ -77,7 +82,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not config.getoption("--plan"):
         return None
     try:
-        inventory = load_inventory(_inventory_path(config), check_keys=False)
+        inventory = load_inventory(inventory_path(config), check_keys=False)
         ctx = Context(inventory, Secrets(inventory.secrets_path, create=False))
     except (InventoryError, SecretsError) as e:
         print(f"ERROR: inventory: {e}")
@@ -91,11 +96,14 @@ def pytest_configure(config: pytest.Config) -> None:
     _mask_records()
     logging.getLogger("paramiko").setLevel(logging.WARNING)  # one line per connection is noise
     try:
-        config.stash[INVENTORY] = load_inventory(_inventory_path(config))
+        config.stash[INVENTORY] = load_inventory(inventory_path(config))
     except InventoryError as e:
         raise pytest.UsageError(f"inventory: {e}") from None
     config.stash[RESULTS] = []
     config.stash[FAILED] = []
+    config.stash[OUTCOMES] = []
+    config.stash[TIMINGS] = []
+    config.stash[SECTIONS] = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     config.stash[RUN_DIR] = (Path(config.rootpath) / config.getoption("--reports") / f"run-{stamp}").resolve()
 
@@ -222,12 +230,60 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         faults = recognise(mask(str(report.longrepr)))
         if faults:
             report.sections.append(("known faults", "\n".join(faults)))
-        report.user_properties.append(("diagnostics", str(item.config.stash[RUN_DIR] / "diagnostics")))
+    if report.when == "call" or report.failed or report.skipped:
+        message = mask(str(report.longrepr))[-2000:] if report.longrepr else ""
+        outcome = "error" if report.failed and report.when != "call" else report.outcome
+        item.config.stash[OUTCOMES].append(run_report.Outcome(item.nodeid, outcome, report.duration, message))
     return report
+
+
+@pytest.fixture
+def timing(request: pytest.FixtureRequest, record_testsuite_property):
+    """timing(what, seconds): a JUnit property, a line of the terminal summary and of the run report."""
+    def record(what: str, seconds: float) -> None:
+        record_testsuite_property(f"{request.node.nodeid}: {what} (s)", f"{seconds:.1f}")
+        request.config.stash[TIMINGS].append((request.node.nodeid, what, seconds))
+    return record
+
+
+@pytest.fixture
+def report_section(request: pytest.FixtureRequest):
+    """report_section(title, text): a block of the run report (the service table, ...)."""
+    def record(title: str, text: str) -> None:
+        request.config.stash[SECTIONS][title] = mask(text)
+    return record
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _collect_diagnostics(session.config)
+    _write_report(session.config)
+
+
+def _write_report(config: pytest.Config) -> None:
+    if RUN_DIR not in config.stash or not (config.stash[OUTCOMES] or config.stash[RESULTS]):
+        return
+    run_dir = config.stash[RUN_DIR]
+    bars = [run_report.Bar(host.host, result.phase, host.started, host.seconds, host.changed, bool(host.error))
+            for result in config.stash[RESULTS] for host in result.hosts.values()]
+    junit = config.getoption("xmlpath", None)
+    try:
+        path = run_report.write(run_dir / "report.html", f"Deploy and verify: {config.stash[INVENTORY].path.name}",
+                                bars, config.stash[OUTCOMES], config.stash[TIMINGS],
+                                sorted(config.stash[SECTIONS].items()), run_dir / "diagnostics",
+                                Path(junit).resolve() if junit else None)
+        config.stash[REPORT] = path
+    except OSError as e:  # a report that cannot be written must not hide the run's outcome
+        log.warning("run report not written: %s", e)
+    xml = config.stash.get(_junit_key(), None)
+    if xml is not None:
+        xml.add_global_property("run report", str(run_dir / "report.html"))
+        if (run_dir / "diagnostics").exists():
+            xml.add_global_property("diagnostics", str(run_dir / "diagnostics"))
+
+
+def _junit_key():
+    from _pytest.junitxml import xml_key  # where pytest keeps its JUnit writer
+    return xml_key
 
 
 def _collect_diagnostics(config: pytest.Config) -> None:
@@ -252,6 +308,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         faults = (folder / "known-faults.txt").read_text().strip() if (folder / "known-faults.txt").exists() else ""
         for line in faults.splitlines():
             terminalreporter.write_line(f"  known fault: {line}")
+    timings = config.stash.get(TIMINGS, [])
+    if timings:
+        terminalreporter.section("scenario timings")
+        for nodeid, what, seconds in timings:
+            terminalreporter.write_line(f"{seconds:8.1f}s  {what:<32} {nodeid}")
+    if REPORT in config.stash:
+        terminalreporter.write_line(f"run report: {config.stash[REPORT]}")
     results = config.stash.get(RESULTS, [])
     if not results:
         return
