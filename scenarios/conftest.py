@@ -1,2 +1,124 @@
-"""Scenario fixtures (the report's 10-openstack-controller) arrive with the
-OpenStack phases; see issue "Scenarios"."""
+"""Scenario fixtures: the report's 10-openstack-controller as an operator runs
+it against a new cloud. Requesting `cloud` deploys every phase first (or, with
+--no-deploy, trusts the cloud is there). Every resource is registered for
+cleanup the moment it exists; timings (the plugin's `timing` fixture) go to
+JUnit, the terminal summary and the run report."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import paramiko
+import pytest
+
+from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK, VM_NETWORK
+from scenarios.cloud import Cleanup, Cloud, GuestShell, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
+
+# RAM and disk per image recipe (what its flavor asks for); tiny lives in memory
+FLAVORS = {"tiny": (256, 1), "debian": (1024, 4)}
+
+
+@pytest.fixture(scope="session")
+def cloud(phase_p09, inventory, secrets) -> Cloud:
+    return Cloud(inventory, secrets)
+
+
+@pytest.fixture
+def cleanup():
+    actions = Cleanup()
+    yield actions
+    actions.run()
+
+
+@pytest.fixture(scope="session")
+def session_cleanup():
+    actions = Cleanup()
+    yield actions
+    actions.run()
+
+
+@pytest.fixture(scope="session")
+def keypair(cloud: Cloud, session_cleanup: Cleanup):
+    """A fresh key pair, its public half in Nova (the report's 03-keypair-add)."""
+    key = paramiko.ECDSAKey.generate(bits=256)
+    name = f"scenario-{uuid.uuid4().hex[:8]}"
+    cloud.nova.keypairs.create(name, public_key=f"{key.get_name()} {key.get_base64()} {name}")
+    session_cleanup.add(f"keypair {name}", lambda: cloud.nova.keypairs.delete(name))
+    return name, key
+
+
+@pytest.fixture(scope="session")
+def flavors(cloud: Cloud, session_cleanup: Cleanup) -> dict[str, str]:
+    """One flavor per image, named for it; made for the run and removed after."""
+    out = {}
+    for image in cloud.inventory.images:
+        ram, disk = FLAVORS.get(image.build or "", (1024, 4))
+        name = f"scenario.{image.name}.{uuid.uuid4().hex[:6]}"
+        flavor = cloud.nova.flavors.create(name, ram, 1, disk)
+        session_cleanup.add(f"flavor {name}", lambda f=flavor: cloud.nova.flavors.delete(f))
+        out[image.name] = flavor.id
+    return out
+
+
+@pytest.fixture(scope="session")
+def networks(cloud: Cloud) -> dict[str, str]:
+    out = {}
+    for name in (VM_NETWORK, PUBLIC_NETWORK):
+        found = cloud.neutron("GET", f"/networks?name={name}")["networks"]
+        assert len(found) == 1, f"network {name!r}: found {len(found)} (phase 09 creates it)"
+        out[name] = found[0]["id"]
+    return out
+
+
+@dataclass
+class Guest:
+    server: object
+    image: str
+    login: str
+    floating_ip: str
+    key: paramiko.PKey
+    cloud: Cloud
+
+    def refresh(self):
+        self.server = self.cloud.nova.servers.get(self.server.id)
+        return self.server
+
+    @property
+    def host(self) -> str:
+        return host_of(self.server)
+
+    @property
+    def fixed_ip(self) -> str:
+        return fixed_ip(self.server)
+
+    def shell(self, timeout: float = 300) -> GuestShell:
+        return ssh(self.cloud, self.server, self.floating_ip, self.login, self.key, timeout)
+
+
+@pytest.fixture
+def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, timing):
+    """boot(image, host=None) -> Guest: ACTIVE, with a floating IP; deleted after the test."""
+    key_name, key = keypair
+
+    def make(image: str, host: str | None = None, name: str | None = None) -> Guest:
+        spec = next(i for i in cloud.inventory.images if i.name == image)
+        name = name or f"scn-{image}-{uuid.uuid4().hex[:6]}"
+        glance_image = cloud.nova.glance.find_image(image)
+        watch = Stopwatch()
+        server = cloud.nova.servers.create(name, glance_image.id, flavors[image], key_name=key_name,
+                                           nics=[{"net-id": networks[VM_NETWORK]}], host=host)
+        cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
+                                               wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
+                                                         f"server {name}")))
+        server = wait_server(cloud, server, "ACTIVE", timeout=600)
+        timing(f"{image} boot to ACTIVE", watch())
+        port = cloud.neutron("GET", f"/ports?device_id={server.id}")["ports"][0]
+        fip = cloud.neutron("POST", "/floatingips", {"floatingip": {
+            "floating_network_id": networks[PUBLIC_NETWORK], "port_id": port["id"]}})["floatingip"]
+        cleanup.add(f"floating IP {fip['floating_ip_address']}",
+                    lambda: cloud.neutron("DELETE", f"/floatingips/{fip['id']}"))
+        guest = Guest(server, image, spec.login or "root", fip["floating_ip_address"], key, cloud)
+        guest.boot_watch = watch
+        return guest
+
+    return make

@@ -1,0 +1,190 @@
+"""What an operator does to a new cloud, as small helpers for the scenarios:
+API clients, resources cleaned up in reverse order of creation, Tempest-style
+waiters (poll with a deadline, log each state change, fail fast on ERROR),
+and SSH into guests that dumps the guest's console when it cannot get in."""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paramiko
+from cinderclient import client as cinder_client
+from novaclient import client as nova_client
+
+from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session
+from deploy.inventory import Inventory
+from deploy.secrets import Secrets
+from deploy.waits import WaitTimeout, wait_for
+
+log = logging.getLogger("scenarios")
+
+
+class GuestError(AssertionError):
+    """A guest failed to boot, answer or behave; the message carries its console tail."""
+
+
+@dataclass
+class Cloud:
+    """API clients as the admin of the cloud under test."""
+    inventory: Inventory
+    secrets: Secrets
+
+    def __post_init__(self) -> None:
+        self.session = admin_session(self.inventory, self.secrets)
+        self.nova = nova_client.Client(NOVA_MICROVERSION, session=self.session)
+        self.cinder = cinder_client.Client(CINDER_MICROVERSION, session=self.session)
+
+    def neutron(self, method: str, path: str, body: dict | None = None) -> dict:
+        r = self.session.request("/v2.0" + path, method, json=body, raise_exc=False,
+                                 endpoint_filter={"service_type": "network", "interface": "public"})
+        if r.status_code >= 400:
+            raise AssertionError(f"Neutron {method} {path}: {r.status_code} {r.text[:300]}")
+        return r.json() if r.text else {}
+
+
+@dataclass
+class Cleanup:
+    """Deleters registered the moment a resource exists, run newest first; one
+    that fails is logged and the rest still run."""
+    actions: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def add(self, what: str, action: Callable[[], None]) -> None:
+        self.actions.append((what, action))
+
+    def run(self) -> list[str]:
+        failed = []
+        while self.actions:
+            what, action = self.actions.pop()
+            try:
+                action()
+            except Exception as e:  # cleanup goes on; the test's own failure stays the headline
+                log.warning("cleanup of %s failed: %s", what, e)
+                failed.append(f"{what}: {e}")
+        return failed
+
+
+def console_tail(cloud: Cloud, server, lines: int = 40) -> str:
+    try:
+        return cloud.nova.servers.get_console_output(server, length=lines) or "(empty console)"
+    except Exception as e:  # the guest may be gone already
+        return f"(no console: {e})"
+
+
+def wait_server(cloud: Cloud, server, status: str, timeout: float = 300):
+    """Poll until the server has `status`; an ERROR status fails at once with Nova's fault."""
+    def state():
+        s = cloud.nova.servers.get(server.id)
+        if s.status == "ERROR":
+            fault = getattr(s, "fault", {}) or {}
+            raise GuestError(f"server {s.name} went to ERROR on {host_of(s)}: {fault.get('message')}")
+        return s if s.status == status and getattr(s, "OS-EXT-STS:task_state", None) is None else None
+
+    seen = {}
+
+    def describe(_):
+        try:
+            s = cloud.nova.servers.get(server.id)
+            seen["last"] = f"{s.status}/{getattr(s, 'OS-EXT-STS:task_state', None)} on {host_of(s)}"
+        except Exception as e:
+            seen["last"] = str(e)
+        return seen["last"]
+
+    try:
+        return _wait_raising(state, timeout, f"server {server.name} {status}", describe)
+    except WaitTimeout as e:
+        raise GuestError(f"{e}\nconsole of {server.name}:\n{console_tail(cloud, server)}") from None
+
+
+def _wait_raising(condition, timeout, what, describe):
+    """wait_for, except that a GuestError from the condition ends the wait at once."""
+    error: list[GuestError] = []
+
+    def guarded():
+        try:
+            return condition()
+        except GuestError as e:
+            error.append(e)
+            return True
+
+    value = wait_for(guarded, timeout, what, interval=1.0, describe=describe)
+    if error:
+        raise error[0]
+    return value
+
+
+def wait_gone(cloud: Cloud, get: Callable[[], object], what: str, timeout: float = 180) -> None:
+    def gone() -> bool:
+        try:
+            get()
+            return False
+        except Exception as e:
+            if type(e).__name__ == "NotFound":
+                return True
+            raise
+
+    wait_for(gone, timeout, f"{what} deleted", interval=1.0)
+
+
+def host_of(server) -> str:
+    return getattr(server, "OS-EXT-SRV-ATTR:host", None) or "?"
+
+
+def fixed_ip(server) -> str:
+    for addresses in server.addresses.values():
+        for a in addresses:
+            if a.get("OS-EXT-IPS:type") == "fixed" and a.get("version") == 4:
+                return a["addr"]
+    raise AssertionError(f"server {server.name} has no fixed IPv4 address: {server.addresses}")
+
+
+@dataclass
+class GuestShell:
+    """An SSH session into a guest, as its image's login user."""
+    client: paramiko.SSHClient
+    name: str
+
+    def run(self, command: str, timeout: float = 120) -> str:
+        _, stdout, stderr = self.client.exec_command(command, timeout=timeout)
+        out = stdout.read().decode(errors="replace")
+        err = stderr.read().decode(errors="replace")
+        rc = stdout.channel.recv_exit_status()
+        if rc != 0:
+            raise AssertionError(f"{self.name}: {command!r} exited {rc}: {(err or out).strip()[-600:]}")
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def ssh(cloud: Cloud, server, address: str, user: str, key: paramiko.PKey, timeout: float = 300) -> GuestShell:
+    """SSH into a guest once it answers with our key; on timeout the message holds its console."""
+    def attempt():
+        try:
+            with socket.create_connection((address, 22), timeout=5) as s:
+                s.settimeout(5)
+                if not s.recv(4).startswith(b"SSH-"):
+                    return None
+        except OSError:
+            return None
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a new guest: its key is new
+        client.connect(address, username=user, pkey=key, timeout=15, banner_timeout=15, auth_timeout=15,
+                       allow_agent=False, look_for_keys=False)
+        return client
+
+    try:
+        client = wait_for(attempt, timeout, f"SSH as {user} to {server.name} at {address}", interval=2.0)
+    except WaitTimeout as e:
+        raise GuestError(f"{e}\nconsole of {server.name}:\n{console_tail(cloud, server)}") from None
+    return GuestShell(client, server.name)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self) -> float:
+        return round(time.monotonic() - self.started, 1)

@@ -1,0 +1,72 @@
+"""The report's 02-boot-cirros, 04-boot-ubuntu and 05-ssh-into-vm: each image
+boots, takes its key from the metadata service, and is reached over SSH; and
+every compute host runs a guest."""
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from scenarios.cloud import wait_gone
+
+pytestmark = pytest.mark.scenario
+
+# busybox has wget; a minimal Debian has neither wget nor curl, but bash
+METADATA_GET = (
+    "wget -qO- http://169.254.169.254/openstack/latest/meta_data.json 2>/dev/null || "
+    "bash -c 'exec 3<>/dev/tcp/169.254.169.254/80 && printf \"GET /openstack/latest/meta_data.json HTTP/1.0\\r\\n"
+    "Host: 169.254.169.254\\r\\n\\r\\n\" >&3 && cat <&3'")
+
+
+def image_names(config) -> list[str]:
+    from deploy.pytest_plugin import INVENTORY
+    return [i.name for i in config.stash[INVENTORY].images]
+
+
+def pytest_generate_tests(metafunc):
+    if "image" in metafunc.fixturenames:
+        metafunc.parametrize("image", image_names(metafunc.config))
+
+
+def test_boot_each_image_and_log_in(image, boot, cloud, timing):
+    """Boot the image with a fresh key pair; wait ACTIVE; SSH in with the key
+    through its floating IP; inside, the hostname is the server's name, the
+    address is the one Neutron gave, the metadata service answers with this
+    server's id; delete it and see it gone."""
+    guest = boot(image)
+    shell = guest.shell(timeout=600)
+    timing(f"{image} boot to SSH", guest.boot_watch())
+    try:
+        hostname = shell.run("hostname").strip()
+        assert hostname.split(".")[0] == guest.server.name, f"hostname {hostname!r}, server {guest.server.name!r}"
+        addresses = shell.run("ip -4 -o addr show")
+        assert f" {guest.fixed_ip}/" in addresses, f"{guest.fixed_ip} (Neutron's) not in the guest: {addresses}"
+        meta = shell.run(METADATA_GET)
+        if meta.startswith("HTTP/"):  # the raw answer: drop the headers
+            meta = meta.split("\r\n\r\n", 1)[1]
+        assert json.loads(meta)["uuid"] == guest.server.id, f"metadata answered for another server: {meta[:200]}"
+    finally:
+        shell.close()
+    cloud.nova.servers.delete(guest.server)
+    wait_gone(cloud, lambda: cloud.nova.servers.get(guest.server.id), f"server {guest.server.name}")
+
+
+def test_every_compute_runs_a_guest(boot, cloud, inventory, timing):
+    """Boot one tiny guest on each compute host (asked for by host name); all
+    go ACTIVE on the host asked for, and each answers SSH."""
+    image = inventory.images[0].name
+    computes = [h.name for h in inventory.with_role("compute")]
+    with ThreadPoolExecutor(len(computes)) as pool:
+        guests = list(pool.map(lambda host: boot(image, host=host), computes))
+    placed = {g.server.name: g.host for g in guests}
+    assert sorted(placed.values()) == sorted(computes), f"guests placed {placed}, wanted one on each of {computes}"
+
+    def reach(guest):
+        shell = guest.shell(timeout=600)
+        try:
+            return shell.run("hostname").strip()
+        finally:
+            shell.close()
+
+    with ThreadPoolExecutor(len(guests)) as pool:
+        names = list(pool.map(reach, guests))
+    assert [n.split(".")[0] for n in names] == [g.server.name for g in guests]

@@ -1,0 +1,133 @@
+"""Live migration across the GlusterFS share, the reason the report built it:
+a guest that keeps counting and answering pings moves to another compute and
+back, with no block migration, and loses nothing."""
+import subprocess
+import time
+
+import pytest
+
+from deploy.waits import wait_for
+from scenarios.cloud import GuestError, Stopwatch, host_of
+from scenarios.test_volumes import attach, wait_volume
+
+pytestmark = pytest.mark.scenario
+
+# A counter the guest keeps writing, one line per tick, to a file on `dir`
+COUNTER = ("nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i >> {dir}/counter; sleep 0.2; done' "
+           ">/dev/null 2>&1 </dev/null &")
+
+
+@pytest.fixture(autouse=True)
+def two_computes(inventory):
+    computes = inventory.with_role("compute")
+    if len(computes) < 2:
+        pytest.skip(f"live migration needs two compute hosts; the inventory has {len(computes)}")
+
+
+class Pinger:
+    """ping from this machine, every 0.2 s, remembering when each reply came."""
+
+    def __init__(self, address: str):
+        self.proc = subprocess.Popen(["ping", "-D", "-n", "-i", "0.2", "-W", "1", address],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def stop(self) -> list[float]:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return [float(line[1:line.index("]")]) for line in out.splitlines()
+                if line.startswith("[") and "bytes from" in line]
+
+
+def longest_gap(replies: list[float], start: float, end: float) -> float:
+    """The longest time without a reply between start and end (epoch seconds)."""
+    marks = [start] + [t for t in replies if start <= t <= end] + [end]
+    return round(max(b - a for a, b in zip(marks, marks[1:])), 2)
+
+
+def counter_lines(guest, directory: str) -> list[int]:
+    shell = guest.shell()
+    try:
+        return [int(x) for x in shell.run(f"cat {directory}/counter").split()]
+    finally:
+        shell.close()
+
+
+def migrate(cloud, guest, timing, label: str, to: str | None = None) -> tuple[float, str]:
+    """Live-migrate (shared instances directory: no block migration); returns
+    (seconds, new host) once the migration record says completed."""
+    source = guest.host
+    watch = Stopwatch()
+    cloud.nova.servers.live_migrate(guest.server, host=to, block_migration=False)
+
+    def done():
+        s = guest.refresh()
+        if s.status == "ERROR":
+            raise GuestError(f"{s.name} went to ERROR migrating from {source}: {getattr(s, 'fault', '')}")
+        migrations = [m for m in cloud.nova.migrations.list(instance_uuid=s.id)
+                      if m.migration_type == "live-migration"]
+        latest = max(migrations, key=lambda m: m.id) if migrations else None
+        if latest and latest.status in ("error", "failed"):
+            raise GuestError(f"{s.name}: live migration from {source} {latest.status}")
+        finished = latest and latest.status == "completed" and host_of(s) != source
+        return finished and s.status == "ACTIVE" and getattr(s, "OS-EXT-STS:task_state", None) is None
+
+    wait_for(done, 300, f"{guest.server.name} live-migrated away from {source}", interval=0.5)
+    seconds = watch()
+    timing(f"live migration {label}", seconds)
+    return seconds, guest.host
+
+
+@pytest.mark.parametrize("with_volume", [False, True], ids=["idle", "with-volume"])
+def test_live_migration_keeps_the_guest_running(with_volume, boot, cloud, cleanup, inventory, timing):
+    """Boot a tiny guest (with an attached volume in one case) that keeps
+    writing a counter to its disk and answering pings; live-migrate it; the
+    host changed, the migration completed, pings went on (longest gap
+    reported), the counter went on without a lost or repeated tick; migrate
+    it back the same way."""
+    image = inventory.images[0].name
+    guest = boot(image)
+    directory = "/tmp"
+    if with_volume:
+        volume = cloud.cinder.volumes.create(1, name="scenario-migration-volume")
+        cleanup.add(f"volume {volume.id}", lambda: cloud.cinder.volumes.delete(volume.id))
+        wait_volume(cloud, volume, "available")
+        disk = attach(cloud, guest, volume, timing)
+        cleanup.add(f"detach {volume.id}", lambda: (cloud.nova.volumes.delete_server_volume(guest.server.id, volume.id),
+                                                    wait_volume(cloud, volume, "available")))
+        directory = "/mnt/v"
+        shell = guest.shell()
+        try:
+            shell.run(f"mkfs.ext4 -q -F /dev/{disk} && mkdir -p {directory} && mount /dev/{disk} {directory}")
+        finally:
+            shell.close()
+        # the guest unmounts before the volume is detached at cleanup
+        cleanup.add("unmount in guest", lambda: guest.shell().run(f"umount {directory} || true"))
+    shell = guest.shell()
+    try:
+        shell.run(COUNTER.format(dir=directory))
+    finally:
+        shell.close()
+    wait_for(lambda: len(counter_lines(guest, directory)) >= 5, 60, f"{guest.server.name} counting")
+
+    origin = guest.host
+    for label, to in ((f"{origin} away", None), ("back", origin)):
+        pinger = Pinger(guest.floating_ip)
+        wait_for(lambda: subprocess.run(["ping", "-c1", "-W1", guest.floating_ip],
+                                        capture_output=True).returncode == 0, 60, f"{guest.floating_ip} answering ping")
+        start = time.time()
+        seconds, now_on = migrate(cloud, guest, timing, label, to)
+        end = time.time() + 3  # replies just after the switch count too
+        wait_for(lambda: time.time() >= end, 10, "three seconds of pings after the migration", interval=0.5)
+        replies = pinger.stop()
+        gap = longest_gap(replies, start, end)
+        timing(f"longest ping gap {label}", gap)
+        assert any(t > start + seconds for t in replies), f"no ping reply from {guest.floating_ip} after the migration"
+        assert gap < 20, f"{guest.server.name} unreachable for {gap}s during the migration to {now_on}"
+        if to:
+            assert now_on == to, f"{guest.server.name} went to {now_on}, asked for {to}"
+        ticks = counter_lines(guest, directory)
+        assert ticks == list(range(1, len(ticks) + 1)), \
+            f"counter lost or repeated ticks across the migration: {[t for t in ticks if t != ticks.index(t) + 1][:5]}"
+        later = counter_lines(guest, directory)
+        assert len(later) > len(ticks), "the counter stopped after the migration"
+    assert guest.host == origin
