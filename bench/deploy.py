@@ -1,9 +1,11 @@
 """Measure a deploy of the embedded lab: from a destroyed lab to every check
-passed (warm caches, or --cold: no base tree, no proxy cache), then a no-op
-run of every phase on the converged lab. Appends a dated table, per phase and
-host, to bench/results-deploy.md.
+and scenario passed (warm caches, or --cold: no base tree, no proxy cache),
+then a no-op run of every phase on the converged lab, then the floor: the same
+package sets installed bare (no configuration, no checks) on a fresh lab with
+the same warm caches. Appends a dated table, per phase and host, to
+bench/results-deploy.md.
 
-    sudo .venv/bin/python bench/deploy.py [--cold]
+    sudo .venv/bin/python bench/deploy.py [--cold] [--no-floor]
 """
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
 from deploy.inventory import load_inventory  # noqa: E402
+from deploy.phases import Context, all_phases  # noqa: E402
+from deploy.remote import Pool  # noqa: E402
+from deploy.secrets import Secrets  # noqa: E402
+from deploy.steps import Packages  # noqa: E402
 
 PHASE_LINE = re.compile(r"^(p\d\d)\s+([\d.]+)s$")
 HOST_LINE = re.compile(r"^\s+(\S+)\s+(\d+) changed\s+(\d+) unchanged\s+([\d.]+)s$")
@@ -57,9 +63,48 @@ def summary_line(output: str) -> str:
     return lines[-1].strip("= ") if lines else "no summary"
 
 
+def package_sets(inv) -> dict[str, list[str]]:
+    """Every package the phases install, per host (QEMU flavour where a fact is unknown)."""
+    ctx = Context(inv, Secrets(inv.path.with_name(inv.path.stem + ".secrets.yaml")))
+    out: dict[str, list[str]] = {}
+    for phase in all_phases():
+        for host in phase.targets(inv):
+            for step in phase.steps(ctx, host):
+                if isinstance(step, Packages):
+                    out.setdefault(host.name, []).extend(n for n in step.names if n not in out.get(host.name, []))
+    return out
+
+
+def floor(inv) -> tuple[float, str]:
+    """A fresh lab (warm caches), apt through the proxy, every host's packages in one
+    transaction, services held: the least any deploy of these hosts could take."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lab.destroy(inv)
+    started = time.monotonic()
+    lab.up(inv)
+    p = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "deploy", "apply", "--until", "p01"], cwd=ROOT,
+                       capture_output=True, text=True)
+    if p.returncode:
+        return float("nan"), f"p01 failed: {p.stderr[-300:]}"
+    sets = package_sets(inv)
+    pool = Pool(inv.hosts)
+
+    def install(host: str) -> None:
+        step = Packages("floor", sets[host], hold_services=True)
+        pool[host].run(step.fresh()[0].command)
+
+    with ThreadPoolExecutor(len(sets)) as ex:
+        list(ex.map(install, sets))
+    seconds = time.monotonic() - started
+    pool.close()
+    return seconds, ", ".join(f"{h} {len(n)}" for h, n in sets.items())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", action="store_true", help="also move the caches aside: from nothing")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-install floor")
     args = parser.parse_args()
     inv = load_inventory(ROOT / "inventory.yaml", check_keys=False)
     lab.destroy(inv)
@@ -77,12 +122,15 @@ def main() -> int:
                        text=True)
     noop_s, noop_rc = time.monotonic() - started, p.returncode
     fresh, noop = phases(fresh_out), noop_phases(p.stderr + p.stdout)
+    floor_s, floor_sets = (float("nan"), "not measured") if args.no_floor else floor(inv)
     mem = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1]) / 2**20
     kind = "from nothing (cold caches)" if args.cold else "from a destroyed lab (warm caches)"
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {os.cpu_count()} cores, {mem:.0f} GiB\n",
              f"- deploy + every check, {kind}: **{fresh_s:.0f} s** wall ({summary_line(fresh_out)}; exit {fresh_rc})",
              f"- no-op run of every phase on the converged lab (`python -m deploy apply`): **{noop_s:.0f} s** wall, "
-             f"phases {sum(t for t, _ in noop.values()):.1f} s (exit {noop_rc})", "",
+             f"phases {sum(t for t, _ in noop.values()):.1f} s (exit {noop_rc})",
+             f"- floor: fresh lab (same caches) + bare install of the same package sets ({floor_sets} packages): "
+             f"**{floor_s:.0f} s**; deploy / floor = **{fresh_s / floor_s:.2f}**", "",
              "| phase | fresh s | no-op s | slowest host fresh (changed steps, s) |", "| --- | ---: | ---: | --- |"]
     for pid, (seconds, hosts) in fresh.items():
         slow = max(hosts.items(), key=lambda kv: kv[1][2]) if hosts else ("-", (0, 0, 0.0))
