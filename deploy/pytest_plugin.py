@@ -254,6 +254,7 @@ def report_section(request: pytest.FixtureRequest):
     return record
 
 
+@pytest.hookimpl(tryfirst=True)  # before the JUnit writer, which links the report and the evidence
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _collect_diagnostics(session.config)
     _write_report(session.config)
