@@ -70,15 +70,19 @@ def test_glance_lists_images(session):
     assert isinstance(images, list)
 
 
-def test_nova_services_all_up(session, inventory):
-    nova = nova_client.Client(NOVA_MICROVERSION, session=session)
-    services = nova.services.list()
+def assert_services_up(project: str, services, required: set[str]) -> None:
+    """The report's service table: the required binaries present, every row up and enabled."""
     table = service_table(services)
     print("\n" + table)
-    binaries = {s.binary for s in services}
-    assert {"nova-conductor", "nova-scheduler"} <= binaries, f"missing Nova services:\n{table}"
+    missing = required - {s.binary for s in services}
+    assert not missing, f"missing {project} services {sorted(missing)}:\n{table}"
     down = [f"{s.binary} on {s.host}" for s in services if s.state != "up" or s.status != "enabled"]
-    assert not down, f"Nova services down or disabled: {down}\n{table}"
+    assert not down, f"{project} services down or disabled: {down}\n{table}"
+
+
+def test_nova_services_all_up(session):
+    nova = nova_client.Client(NOVA_MICROVERSION, session=session)
+    assert_services_up("Nova", nova.services.list(), {"nova-conductor", "nova-scheduler"})
 
 
 def test_neutron_answers_with_networks(session):
@@ -92,13 +96,7 @@ def cinder(session):
 
 
 def test_cinder_services_all_up(cinder):
-    services = cinder.services.list()
-    table = service_table(services)
-    print("\n" + table)
-    binaries = {s.binary for s in services}
-    assert {"cinder-scheduler", "cinder-volume"} <= binaries, f"missing Cinder services:\n{table}"
-    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up" or s.status != "enabled"]
-    assert not down, f"Cinder services down or disabled: {down}\n{table}"
+    assert_services_up("Cinder", cinder.services.list(), {"cinder-scheduler", "cinder-volume"})
 
 
 @pytest.mark.controller

@@ -57,7 +57,12 @@ def password_works(url: str, user: str, password: str) -> str:
 
 
 def python_get(url: str) -> str:
-    return f"python3 -c \"import urllib.request as u; u.urlopen('{url}', timeout=3)\""
+    """A command that succeeds when an HTTP server answers at `url` without a server
+    error: an API's root may answer 300 (versions) or 401 (log in first)."""
+    program = ("import urllib.request as u, urllib.error as e\n"
+               f"try:\n    u.urlopen('{url}', timeout=3)\n"
+               "except e.HTTPError as x:\n    raise SystemExit(x.code >= 500)\n")
+    return "python3 -c " + shlex.quote(program)
 
 
 def steps(ctx: Context) -> list[Step]:
