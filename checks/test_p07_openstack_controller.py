@@ -11,6 +11,8 @@ from novaclient import client as nova_client
 from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table
 from deploy.phases.p07_openstack_controller.cinder import MOUNT_BASE, share
 from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
+from deploy import glance_images
+from deploy.phases.p07_openstack_controller import image_cache
 from deploy.waits import wait_for
 
 pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
@@ -64,10 +66,22 @@ def test_every_catalog_endpoint_answers(session):
     assert not failed, "endpoints not answering: " + "; ".join(failed)
 
 
-def test_glance_lists_images(session):
+def test_glance_has_every_inventory_image_active_with_its_checksum(session, inventory):
+    """The report's 18-add-cirros / 19-add-ubuntu: each image listed, active, and
+    the very bytes this machine has (sha512, Glance's os_hash_value)."""
     glance = GlanceClient("2", session=session)
-    images = list(glance.images.list())
-    assert isinstance(images, list)
+    listed = {}
+    for image in glance.images.list():
+        listed.setdefault(image["name"], []).append(image)
+    files = glance_images.local_files(inventory, image_cache())
+    wrong = []
+    for image in inventory.images:
+        have = listed.get(image.name, [])
+        want = glance_images.digest(files[image.name], "sha512")
+        if [(i["status"], i.get("os_hash_value")) for i in have] != [("active", want)]:
+            wrong.append(f"{image.name}: {[(i['id'], i['status'], (i.get('os_hash_value') or '')[:12]) for i in have]}"
+                         f", wanted one active with sha512 {want[:12]}")
+    assert not wrong, "Glance images: " + "; ".join(wrong)
 
 
 def assert_services_up(project: str, services, required: set[str]) -> None:

@@ -15,6 +15,13 @@ def nova(inventory, secrets):
 
 
 @pytest.fixture(scope="module")
+def hypervisors(inventory, secrets):
+    """Hypervisors as of 2.87: from 2.88 on, listing them asks every compute for
+    its uptime over RPC, and one busy compute then fails the whole list."""
+    return nova_client.Client("2.87", session=admin_session(inventory, secrets)).hypervisors
+
+
+@pytest.fixture(scope="module")
 def session(inventory, secrets):
     return admin_session(inventory, secrets)
 
@@ -25,16 +32,16 @@ def expected_type(pool, name: str) -> str:
 
 
 @pytest.mark.compute
-def test_every_compute_is_a_hypervisor(nova, inventory, pool):
-    hypervisors = {h.hypervisor_hostname.split(".")[0]: h for h in nova.hypervisors.list()}
+def test_every_compute_is_a_hypervisor(hypervisors, inventory, pool):
+    listed = {h.hypervisor_hostname.split(".")[0]: h for h in hypervisors.list()}
     wrong = []
     for host in inventory.with_role("compute"):
-        hv = hypervisors.get(host.name)
+        hv = listed.get(host.name)
         if hv is None:
             wrong.append(f"{host.name}: not a hypervisor")
         elif hv.state != "up" or hv.hypervisor_type != expected_type(pool, host.name):
             wrong.append(f"{host.name}: {hv.hypervisor_type} {hv.state}")
-    assert not wrong, f"hypervisor list ({sorted(hypervisors)}): " + "; ".join(wrong)
+    assert not wrong, f"hypervisor list ({sorted(listed)}): " + "; ".join(wrong)
 
 
 @pytest.mark.compute

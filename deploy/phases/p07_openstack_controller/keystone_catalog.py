@@ -45,6 +45,12 @@ def converge(want, apply):
         if apply:
             projects["service"] = ks.projects.create("service", domain="default", description="Service Project")
     roles = {r.name: r for r in ks.roles.list()}
+    # Services vouch for each other with service tokens, which keystonemiddleware
+    # accepts only from users holding the `service` role.
+    if "service" not in roles:
+        diffs.append("role service missing")
+        if apply:
+            roles["service"] = ks.roles.create("service")
     users = {u.name: u for u in ks.users.list(domain="default")}
     for name, password in want["users"].items():
         user = users.get(name)
@@ -57,11 +63,14 @@ def converge(want, apply):
             if apply:
                 ks.users.update(user, password=password)
         if user is not None and "service" in projects:
-            assigned = ks.role_assignments.list(user=user, project=projects["service"], role=roles["admin"])
-            if not assigned:
-                diffs.append(f"user {name}: no admin role in project service")
-                if apply:
-                    ks.roles.grant(roles["admin"], user=user, project=projects["service"])
+            for role in ("admin", "service"):
+                if role not in roles:
+                    continue
+                assigned = ks.role_assignments.list(user=user, project=projects["service"], role=roles[role])
+                if not assigned:
+                    diffs.append(f"user {name}: no {role} role in project service")
+                    if apply:
+                        ks.roles.grant(roles[role], user=user, project=projects["service"])
     services = {s.type: s for s in ks.services.list()}
     endpoints = ks.endpoints.list()
     for svc in want["services"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...firewall import Chain, RuleSet, firewall_steps
 from ...inventory import Host, Inventory
-from ...steps import Await, File, Packages, Service, Step
+from ...steps import Await, Command, File, Packages, Service, Step
 from .. import Context
 
 # Read after local_settings.py and after Debian's own snippets (_0006 sets a
@@ -56,6 +56,11 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     return [
         Packages("05-dashboard-install", ["openstack-dashboard", "openstack-dashboard-apache"], hold_services=True),
         local,
+        # Debian enables Apache's default SSL site beside Horizon without enabling
+        # mod_ssl, and Apache then refuses to start; the report served HTTP only.
+        Command("06-dashboard-config", "a2dissite -q default-ssl",
+                unless="! test -e /etc/apache2/sites-enabled/default-ssl.conf",
+                title="Apache's default SSL site disabled"),
         Service("07-dashboard-start", "apache2", restart_on=[local]),
         *firewall_steps("07-dashboard-start", dashboard_rules(host)),
         Await("07-dashboard-start",
