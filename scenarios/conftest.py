@@ -14,8 +14,9 @@ import pytest
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK, VM_NETWORK
 from scenarios.cloud import Cleanup, Cloud, GuestShell, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
 
-# RAM and disk per image recipe (what its flavor asks for); tiny lives in memory
-FLAVORS = {"tiny": (256, 1), "debian": (1024, 4)}
+# RAM (MiB) and root disk (GB) per image recipe: tiny lives in memory; debian's
+# disk is 1 GiB. Every compute reports the shared volume's size as its disk.
+FLAVORS = {"tiny": (256, 1), "debian": (1024, 1)}
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +79,7 @@ class Guest:
     floating_ip: str
     key: paramiko.PKey
     cloud: Cloud
+    recipe: str | None = None
 
     def refresh(self):
         self.server = self.cloud.nova.servers.get(self.server.id)
@@ -93,6 +95,15 @@ class Guest:
 
     def shell(self, timeout: float = 300) -> GuestShell:
         return ssh(self.cloud, self.server, self.floating_ip, self.login, self.key, timeout)
+
+    def root_shell(self, timeout: float = 300) -> GuestShell:
+        """For disks and mounts: tiny takes the key as root too (it has no sudo);
+        other images are entered as their login user, commands under sudo."""
+        if self.recipe == "tiny" or self.login == "root":
+            return ssh(self.cloud, self.server, self.floating_ip, "root", self.key, timeout)
+        shell = self.shell(timeout)
+        shell.prefix = "sudo -n "
+        return shell
 
 
 @pytest.fixture
@@ -117,7 +128,7 @@ def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, timing):
             "floating_network_id": networks[PUBLIC_NETWORK], "port_id": port["id"]}})["floatingip"]
         cleanup.add(f"floating IP {fip['floating_ip_address']}",
                     lambda: cloud.neutron("DELETE", f"/floatingips/{fip['id']}"))
-        guest = Guest(server, image, spec.login or "root", fip["floating_ip_address"], key, cloud)
+        guest = Guest(server, image, spec.login or "root", fip["floating_ip_address"], key, cloud, spec.build)
         guest.boot_watch = watch
         return guest
 

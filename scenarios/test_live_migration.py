@@ -12,8 +12,9 @@ from scenarios.test_volumes import attach, wait_volume
 
 pytestmark = pytest.mark.scenario
 
-# A counter the guest keeps writing, one line per tick, to a file on `dir`
-COUNTER = ("nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i >> {dir}/counter; sleep 0.2; done' "
+# A counter the guest keeps writing, one line per tick, to a file on `dir`;
+# setsid: it outlives the SSH session that starts it
+COUNTER = ("setsid sh -c 'echo $$ > /tmp/counter.pid; i=0; while :; do i=$((i+1)); echo $i >> {dir}/counter; sleep 0.2; done' "
            ">/dev/null 2>&1 </dev/null &")
 
 
@@ -45,7 +46,7 @@ def longest_gap(replies: list[float], start: float, end: float) -> float:
 
 
 def counter_lines(guest, directory: str) -> list[int]:
-    shell = guest.shell()
+    shell = guest.root_shell()
     try:
         return [int(x) for x in shell.run(f"cat {directory}/counter").split()]
     finally:
@@ -95,14 +96,15 @@ def test_live_migration_keeps_the_guest_running(with_volume, boot, cloud, cleanu
         cleanup.add(f"detach {volume.id}", lambda: (cloud.nova.volumes.delete_server_volume(guest.server.id, volume.id),
                                                     wait_volume(cloud, volume, "available")))
         directory = "/mnt/v"
-        shell = guest.shell()
+        shell = guest.root_shell()
         try:
             shell.run(f"mkfs.ext4 -q -F /dev/{disk} && mkdir -p {directory} && mount /dev/{disk} {directory}")
         finally:
             shell.close()
         # the guest unmounts before the volume is detached at cleanup
-        cleanup.add("unmount in guest", lambda: guest.shell().run(f"umount {directory} || true"))
-    shell = guest.shell()
+        cleanup.add("unmount in guest", lambda: guest.root_shell().run(
+            f"kill $(cat /tmp/counter.pid) 2>/dev/null; umount {directory} || true"))
+    shell = guest.root_shell()
     try:
         shell.run(COUNTER.format(dir=directory))
     finally:

@@ -30,7 +30,7 @@ def attach(cloud, guest, volume, timing) -> str:
     watch = Stopwatch()
     cloud.nova.volumes.create_server_volume(guest.server.id, volume.id)
     wait_volume(cloud, volume, "in-use")
-    shell = guest.shell()
+    shell = guest.root_shell()
     try:
         disk = wait_for(lambda: shell.run(FIND_NEW_DISK).split(), 120, f"the volume's disk in {guest.server.name}")
     finally:
@@ -58,7 +58,7 @@ def test_volume_data_survives_detach_and_attach_to_another_guest(boot, cloud, cl
     first, second = boot(image), boot(image)
 
     disk = attach(cloud, first, volume, timing)
-    shell = first.shell()
+    shell = first.root_shell()
     try:
         written = shell.run(
             f"mkfs.ext4 -q -F /dev/{disk} && mkdir -p /mnt/v && mount /dev/{disk} /mnt/v && "
@@ -69,7 +69,7 @@ def test_volume_data_survives_detach_and_attach_to_another_guest(boot, cloud, cl
     detach(cloud, first, volume)
 
     disk = attach(cloud, second, volume, timing)
-    shell = second.shell()
+    shell = second.root_shell()
     try:
         read = shell.run(f"mkdir -p /mnt/v && mount /dev/{disk} /mnt/v && "
                          "sha256sum /mnt/v/blob | cut -d' ' -f1 && umount /mnt/v").strip()

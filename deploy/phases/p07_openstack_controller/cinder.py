@@ -13,6 +13,7 @@ from __future__ import annotations
 from ...inventory import Inventory
 from ...steps import Await, File, Packages, Service, Step
 from .. import Context
+from .common import RABBIT_UWSGI
 from .common import authtoken, config, controller_name, db_sync, db_url, transport_url, uwsgi_workers
 from .keystone import python_get
 
@@ -36,6 +37,7 @@ def cinder_conf(ctx: Context) -> dict:
         "database": {"connection": db_url(ctx, "cinder", "cinder")},
         "keystone_authtoken": authtoken(ctx, "cinder"),
         "oslo_concurrency": {"lock_path": "/var/lib/cinder/tmp"},
+        **RABBIT_UWSGI,
         BACKEND: {
             "volume_driver": "cinder.volume.drivers.nfs.NfsDriver",
             "volume_backend_name": BACKEND,

@@ -29,6 +29,13 @@ def transport_url(ctx: Context) -> str:
     return f"rabbit://openstack:{password}@{controller_name(ctx.inventory)}:5672/"
 
 
+# The API services run under uwsgi without eventlet: their AMQP heartbeats are
+# not sent while a worker is idle, RabbitMQ drops the connection after 60 s, and
+# the next RPC call waits for a reply that never comes (MessagingTimeout). The
+# controller's services therefore ask for no heartbeats on their connections.
+RABBIT_UWSGI = {"oslo_messaging_rabbit": {"heartbeat_timeout_threshold": 0}}
+
+
 def keystone_url(inv: Inventory) -> str:
     return f"http://{controller_name(inv)}:5000/v3"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...steps import Await, Packages, Service, Step
 from .. import Context
+from .common import RABBIT_UWSGI
 from .common import (authtoken, config, controller_name, db_sync, db_url, service_credentials, transport_url,
                      uwsgi_workers)
 from .keystone import python_get
@@ -25,6 +26,7 @@ def neutron_conf(ctx: Context) -> dict:
         "oslo_concurrency": {"lock_path": "/var/lib/neutron/tmp"},
         # Zed refuses the linuxbridge driver without this (it is "experimental" upstream).
         "experimental": {"linuxbridge": True},
+        **RABBIT_UWSGI,
     }
 
 

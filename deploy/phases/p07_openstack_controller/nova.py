@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...steps import Await, Command, Line, Packages, Service, Step
 from .. import Context
+from .common import RABBIT_UWSGI
 from .common import (authtoken, config, controller_name, db_sync, db_url, service_credentials, transport_url,
                      uwsgi_workers)
 from .keystone import python_get
@@ -35,6 +36,7 @@ def nova_conf(ctx: Context) -> dict:
         "conductor": {"workers": 1},
         "scheduler": {"workers": 1, "discover_hosts_in_cells_interval": 60},
         "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
+        **RABBIT_UWSGI,
     }
 
 
