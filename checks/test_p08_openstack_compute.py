@@ -45,6 +45,17 @@ def test_every_compute_is_a_hypervisor(hypervisors, inventory, pool):
 
 
 @pytest.mark.compute
+def test_every_compute_answers_rpc_calls(nova, inventory):
+    """Listing hypervisors at 2.88+ asks each compute for its uptime over RPC:
+    repeated, it goes through every API worker, as attaching a volume or
+    migrating would."""
+    for attempt in range(4):
+        uptimes = {h.hypervisor_hostname.split(".")[0]: h.uptime for h in nova.hypervisors.list()}
+        silent = sorted(h.name for h in inventory.with_role("compute") if not uptimes.get(h.name))
+        assert not silent, f"call {attempt + 1}: no uptime from {silent} (their nova-compute did not answer)"
+
+
+@pytest.mark.compute
 def test_service_table_all_smiling(nova, inventory, report_section):
     """The report's Table 4: conductor and scheduler, and nova-compute on every compute, all `:-)`."""
     services = nova.services.list()

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from checks.browser import headless_chromium
+from checks.tools import headless_chromium
 from checks.openstack import admin_session
 from deploy.phases.p09_openstack_gateway import dashboard, networks
 from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from checks.tools import ensure_packages
 from deploy.waits import wait_for
 from scenarios.cloud import GuestError, Stopwatch, host_of
 from scenarios.test_volumes import attach, wait_volume
@@ -23,6 +24,7 @@ def two_computes(inventory):
     computes = inventory.with_role("compute")
     if len(computes) < 2:
         pytest.skip(f"live migration needs two compute hosts; the inventory has {len(computes)}")
+    ensure_packages(["/usr/bin/ping"], ["iputils-ping"])
 
 
 class Pinger:

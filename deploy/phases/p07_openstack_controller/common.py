@@ -6,7 +6,10 @@ from ...steps import Command, Ini, Step
 from .. import Context
 
 API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
-API_THREADS = 4
+# One thread per process: the APIs are eventlet-patched, and a green thread (the
+# RPC reply waiter) belongs to the native thread that spawned it; a request served
+# by another uwsgi thread waits for a reply nobody reads (MessagingTimeout).
+API_THREADS = 1
 
 
 def controller_name(inv: Inventory) -> str:
@@ -29,10 +32,9 @@ def transport_url(ctx: Context) -> str:
     return f"rabbit://openstack:{password}@{controller_name(ctx.inventory)}:5672/"
 
 
-# The API services run under uwsgi without eventlet: their AMQP heartbeats are
-# not sent while a worker is idle, RabbitMQ drops the connection after 60 s, and
-# the next RPC call waits for a reply that never comes (MessagingTimeout). The
-# controller's services therefore ask for no heartbeats on their connections.
+# An idle uwsgi worker runs no green threads, so its AMQP heartbeats stop and
+# RabbitMQ drops the connection after 60 s. The controller's services therefore
+# ask for no heartbeats on their connections.
 RABBIT_UWSGI = {"oslo_messaging_rabbit": {"heartbeat_timeout_threshold": 0}}
 
 

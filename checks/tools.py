@@ -1,6 +1,6 @@
-"""A real headless browser on the operator's machine: Debian's Chromium driven
-through its ChromeDriver by Selenium. Installed from Debian's packages when
-missing (as root); otherwise the error names the command to run."""
+"""Tools the checks use on the operator's machine, from Debian's packages when
+missing: a real headless browser (Chromium driven through its ChromeDriver by
+Selenium), ping."""
 from __future__ import annotations
 
 import os
@@ -12,23 +12,29 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 PACKAGES = ["chromium", "chromium-driver"]
 
 
-class BrowserMissing(RuntimeError):
+class ToolMissing(RuntimeError):
     pass
 
 
-def ensure_chromium() -> None:
-    if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
+def ensure_packages(paths: list[str], packages: list[str]) -> None:
+    """Debian packages on this machine, installed when one of `paths` is missing
+    (as root); otherwise the error names the command to run."""
+    if all(os.path.exists(p) for p in paths):
         return
-    hint = f"apt-get install --no-install-recommends {' '.join(PACKAGES)}"
+    hint = f"apt-get install --no-install-recommends {' '.join(packages)}"
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BrowserMissing(f"no Chromium on this machine; run as root: {hint}")
+        raise ToolMissing(f"{', '.join(paths)} missing on this machine; run as root: {hint}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-q", "-y", "--no-install-recommends", "install", *PACKAGES]
+    install = ["apt-get", "-q", "-y", "--no-install-recommends", "install", *packages]
     if subprocess.run(install, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "-q", "update"], env=env, capture_output=True)
         done = subprocess.run(install, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise BrowserMissing(f"{hint} failed: {done.stderr.strip()[-300:]}")
+            raise ToolMissing(f"{hint} failed: {done.stderr.strip()[-300:]}")
+
+
+def ensure_chromium() -> None:
+    ensure_packages([CHROMIUM, CHROMEDRIVER], PACKAGES)
 
 
 def headless_chromium():
