@@ -61,9 +61,9 @@ class FakeNeutron:
             self.items["port"].append({"device_id": router, "fixed_ips": [{"subnet_id": body["subnet_id"]}]})
             return {}
         if method == "PUT":
-            router = next(r for r in self.items["router"] if r["id"] == path.split("/")[2])
-            router.update(body["router"])
-            return {"router": router}
+            item = next(i for i in self.items[kind] if i["id"] == path.split("/")[2])
+            item.update(body[kind])
+            return {kind: item}
         raise AssertionError(f"unexpected call {method} {path}")
 
 
@@ -99,3 +99,13 @@ def test_a_network_with_other_settings_is_reported_not_recreated(inv):
     diffs = converge(fake, want, apply=True)
     assert diffs == ["subnet vm-subnet: cidr is '10.9.0.0/24', wanted '10.0.0.0/24' (not changed)"]
     assert len(fake.items["subnet"]) == 2
+
+
+def test_port_security_and_sharing_change_in_place(inv):
+    want = networks.wanted(Context(inv, FakeSecrets()))
+    fake = FakeNeutron()
+    converge(fake, want, apply=True)
+    vm = next(n for n in fake.items["network"] if n["name"] == "vm")
+    vm["port_security_enabled"] = True
+    assert converge(fake, want, apply=True) == ["network vm: port_security_enabled is True, wanted False"]
+    assert vm["port_security_enabled"] is False and converge(fake, want, apply=False) == []

@@ -57,7 +57,12 @@ def wanted(ctx: Context) -> dict:
                         "gateway_ip": inv.public.operator_address,
                         "allocation_pools": [{"start": start, "end": end}]}},
             {"name": VM_NETWORK,
-             "attributes": {"shared": True, "provider:network_type": "vxlan"},
+             # Port security off: with it, the linuxbridge agent's ARP protection
+             # deletes ebtables rules with an `among` match, which Debian 12's
+             # ebtables-nft refuses (RULE_DELETE: Invalid argument); the agent then
+             # retries forever and new ports never go ACTIVE. Security groups are
+             # created (the report's rules) but not enforced on this network.
+             "attributes": {"shared": True, "provider:network_type": "vxlan", "port_security_enabled": False},
              "subnet": {"name": VM_SUBNET, "cidr": str(inv.vm.cidr), "enable_dhcp": True,
                         "gateway_ip": vm_gateway}},
         ],

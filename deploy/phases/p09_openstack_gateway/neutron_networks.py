@@ -16,6 +16,10 @@ from keystoneauth1 import session
 from keystoneauth1.identity import v3
 
 
+# attributes a network can change in place (its ports keep what they have)
+CHANGEABLE = {"shared", "port_security_enabled"}
+
+
 def neutron(want):
     a = want["admin"]
     auth = v3.Password(auth_url=a["auth_url"], username=a["username"], password=a["password"],
@@ -52,7 +56,13 @@ def converge(want, apply):
             have = call("POST", "/networks", {"network": net["attributes"] | {"name": net["name"]}})["network"]
         else:
             for key, value in net["attributes"].items():
-                if have.get(key) != value:
+                if have.get(key) == value:
+                    continue
+                if key in CHANGEABLE:
+                    diffs.append(f"network {net['name']}: {key} is {have.get(key)!r}, wanted {value!r}")
+                    if apply:
+                        call("PUT", f"/networks/{have['id']}", {"network": {key: value}})
+                else:
                     diffs.append(f"network {net['name']}: {key} is {have.get(key)!r}, wanted {value!r} (not changed)")
         sub = net["subnet"]
         have_sub = one(call, "subnet", sub["name"])
