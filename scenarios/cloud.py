@@ -96,12 +96,12 @@ def wait_server(cloud: Cloud, server, status: str, timeout: float = 300):
         return seen["last"]
 
     try:
-        return _wait_raising(state, timeout, f"server {server.name} {status}", describe)
+        return wait_raising(state, timeout, f"server {server.name} {status}", describe)
     except WaitTimeout as e:
         raise GuestError(f"{e}\nconsole of {server.name}:\n{console_tail(cloud, server)}") from None
 
 
-def _wait_raising(condition, timeout, what, describe):
+def wait_raising(condition, timeout, what, describe, interval: float = 1.0):
     """wait_for, except that a GuestError from the condition ends the wait at once."""
     error: list[GuestError] = []
 
@@ -112,7 +112,7 @@ def _wait_raising(condition, timeout, what, describe):
             error.append(e)
             return True
 
-    value = wait_for(guarded, timeout, what, interval=1.0, describe=describe)
+    value = wait_for(guarded, timeout, what, interval=interval, describe=describe)
     if error:
         raise error[0]
     return value

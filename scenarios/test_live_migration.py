@@ -8,7 +8,7 @@ import pytest
 
 from checks.tools import ensure_packages
 from deploy.waits import wait_for
-from scenarios.cloud import GuestError, Stopwatch, host_of
+from scenarios.cloud import GuestError, Stopwatch, host_of, wait_raising
 from scenarios.test_volumes import attach, wait_volume
 
 pytestmark = pytest.mark.scenario
@@ -74,7 +74,8 @@ def migrate(cloud, guest, timing, label: str, to: str | None = None) -> tuple[fl
         finished = latest and latest.status == "completed" and host_of(s) != source
         return finished and s.status == "ACTIVE" and getattr(s, "OS-EXT-STS:task_state", None) is None
 
-    wait_for(done, 300, f"{guest.server.name} live-migrated away from {source}", interval=0.5)
+    wait_raising(done, 300, f"{guest.server.name} live-migrated away from {source}",
+                 lambda _: f"{guest.server.status} on {guest.host}", interval=0.5)
     seconds = watch()
     timing(f"live migration {label}", seconds)
     return seconds, guest.host

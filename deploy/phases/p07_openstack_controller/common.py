@@ -64,9 +64,9 @@ def authtoken(ctx: Context, user: str) -> dict[str, object]:
             **service_credentials(ctx, user)}
 
 
-def uwsgi_workers(script: str, path: str) -> Step:
-    return Ini(script, path, {"uwsgi": {"processes": API_WORKERS, "threads": API_THREADS}},
-               title=f"{path}: {API_WORKERS} processes")
+def uwsgi_workers(script: str, path: str, processes: int = API_WORKERS) -> Step:
+    return Ini(script, path, {"uwsgi": {"processes": processes, "threads": API_THREADS}},
+               title=f"{path}: {processes} processes")
 
 
 def db_sync(script: str, package: str, command: str, user: str) -> Command:

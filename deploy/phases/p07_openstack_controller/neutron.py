@@ -41,7 +41,11 @@ ML2 = {
 def steps(ctx: Context) -> list[Step]:
     conf = config("26-neutron-config", "/etc/neutron/neutron.conf", neutron_conf(ctx), group="neutron", mode="0640")
     ml2 = config("26-neutron-config", ML2_CONF, ML2, group="neutron")
-    uwsgi = uwsgi_workers("26-neutron-config", "/etc/neutron/neutron-api-uwsgi.ini")
+    # One process: at the end of a live migration Nova activates the port's new
+    # binding twice at once (its lifecycle event and its post-migration step);
+    # served in parallel, one activation fails with a 500 and the guest goes to
+    # ERROR, served in turn the second gets the 409 Nova expects.
+    uwsgi = uwsgi_workers("26-neutron-config", "/etc/neutron/neutron-api-uwsgi.ini", processes=1)
     migrate = ("neutron-db-manage --config-file /etc/neutron/neutron.conf "
                f"--config-file {ML2_CONF} upgrade head")
     url = f"http://{controller_name(ctx.inventory)}:9696/"
