@@ -1,1 +1,1 @@
-pytest_plugins = ["deploy.pytest_plugin"]
+pytest_plugins = ["pytest_deploy"]

@@ -18,7 +18,7 @@ METADATA_GET = (
 
 
 def image_names(config) -> list[str]:
-    from deploy.pytest_plugin import INVENTORY
+    from pytest_deploy import INVENTORY
     return [i.name for i in config.stash[INVENTORY].images]
 
 

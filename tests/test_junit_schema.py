@@ -25,7 +25,7 @@ def test_fails(report_section):
 def test_junit_of_a_run_with_a_failure_validates(tmp_path):
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     xml = tmp_path / "out.xml"
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "deploy.pytest_plugin", f"--rootdir={tmp_path}",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "pytest_deploy", f"--rootdir={tmp_path}",
                           f"--inventory={ROOT / 'inventory.yaml'}", f"--junitxml={xml}", "-p", "no:cacheprovider",
                           str(tmp_path / "test_sample.py")], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -35,7 +35,7 @@ def test_remote_error_masks_command_and_stderr(tmp_path):
 
 
 def test_logs_are_masked(tmp_path, caplog):
-    from deploy.pytest_plugin import _mask_records
+    from pytest_deploy import _mask_records
 
     _mask_records()
     secret = Secrets(tmp_path / "s.yaml").get("nova_db").reveal()

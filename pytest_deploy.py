@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from . import report as run_report
-from .diagnostics import collect
-from .inventory import Inventory, InventoryError, check_key_files, load_inventory
-from .known_faults import recognise
-from .phases import Context, Phase, all_phases
-from .plan import render_plan
-from .remote import Pool
-from .runner import PhaseError, PhaseResult, apply_phase
-from .secrets import Secrets, SecretsError, mask
+from deploy import report as run_report
+from deploy.diagnostics import collect
+from deploy.inventory import Inventory, InventoryError, check_key_files, load_inventory
+from deploy.known_faults import recognise
+from deploy.phases import Context, Phase, all_phases
+from deploy.plan import render_plan
+from deploy.remote import Pool
+from deploy.runner import PhaseError, PhaseResult, apply_phase
+from deploy.secrets import Secrets, SecretsError, mask
 
 ROLE_MARKERS = ("all", "controller", "compute", "gateway")
 INVENTORY = pytest.StashKey[Inventory]()
@@ -183,7 +183,7 @@ def deploy_context(inventory: Inventory, secrets: Secrets) -> Context:
 @pytest.fixture
 def host(request: pytest.FixtureRequest, pool: Pool):
     """The testinfra Host for the parametrized host name (see pytest_generate_tests)."""
-    from .testinfra_backend import testinfra_host
+    from deploy.testinfra_backend import testinfra_host
 
     return testinfra_host(pool[request.param])
 
