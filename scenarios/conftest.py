@@ -106,17 +106,24 @@ class Guest:
         return shell
 
 
+@pytest.fixture(scope="session")
+def image_ids(cloud: Cloud) -> dict[str, str]:
+    """Glance ids of the inventory's images, looked up once: novaclient's image
+    lookup switches the shared client to the image service for its call, and a
+    server created meanwhile from another thread would be POSTed to Glance."""
+    return {i.name: cloud.nova.glance.find_image(i.name).id for i in cloud.inventory.images}
+
+
 @pytest.fixture
-def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, timing):
+def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, timing):
     """boot(image, host=None) -> Guest: ACTIVE, with a floating IP; deleted after the test."""
     key_name, key = keypair
 
     def make(image: str, host: str | None = None, name: str | None = None) -> Guest:
         spec = next(i for i in cloud.inventory.images if i.name == image)
         name = name or f"scn-{image}-{uuid.uuid4().hex[:6]}"
-        glance_image = cloud.nova.glance.find_image(image)
         watch = Stopwatch()
-        server = cloud.nova.servers.create(name, glance_image.id, flavors[image], key_name=key_name,
+        server = cloud.nova.servers.create(name, image_ids[image], flavors[image], key_name=key_name,
                                            nics=[{"net-id": networks[VM_NETWORK]}], host=host)
         cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
                                                wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
