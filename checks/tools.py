@@ -4,8 +4,8 @@ Selenium), ping."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+
+from lab import apt
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -21,16 +21,10 @@ def ensure_packages(paths: list[str], packages: list[str]) -> None:
     (as root); otherwise the error names the command to run."""
     if all(os.path.exists(p) for p in paths):
         return
-    hint = f"apt-get install --no-install-recommends {' '.join(packages)}"
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise ToolMissing(f"{', '.join(paths)} missing on this machine; run as root: {hint}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-q", "-y", "--no-install-recommends", "install", *packages]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "-q", "update"], env=env, capture_output=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ToolMissing(f"{hint} failed: {done.stderr.strip()[-300:]}")
+    try:
+        apt.install(packages)
+    except apt.InstallError as e:
+        raise ToolMissing(f"{', '.join(paths)}: {e}") from None
 
 
 def ensure_chromium() -> None:

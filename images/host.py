@@ -5,14 +5,11 @@ missing from Debian's packages; otherwise it stops with the one command to run.
 """
 from __future__ import annotations
 
-import logging
-import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-log = logging.getLogger("images.host")
 
 # command -> Debian package that provides it
 TOOLS = {
@@ -63,19 +60,11 @@ def ensure(commands: Sequence[str] = (), files: Sequence[str] = ()) -> None:
     missing = missing_packages(commands, files)
     if not missing:
         return
-    hint = f"apt-get install --no-install-recommends {' '.join(missing)}"
-    if os.geteuid() != 0:
-        raise ImageError(f"missing host tools; run as root: {hint}")
-    log.info("installing host tools: %s", " ".join(missing))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-q", "-y", "--no-install-recommends", "install", *missing]
-    if sh(install, env=env, check=False).returncode != 0:
-        # An old package list names versions the mirror no longer has.
-        sh(["apt-get", "-q", "update"], env=env, check=False)
-        try:
-            sh(install, env=env)
-        except ImageError:
-            raise ImageError(f"could not install host tools; run: {hint}") from None
+    from lab import apt
+    try:
+        apt.install(missing)
+    except apt.InstallError as e:
+        raise ImageError(f"host tools: {e}") from None
 
 
 def package_version(pkg: str) -> str:

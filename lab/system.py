@@ -1,16 +1,15 @@
 """Running commands on this machine, and the host tools the lab needs."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import apt
 from .errors import LabError
 
-log = logging.getLogger("lab.system")
 
 # command -> Debian package that provides it
 TOOLS = {
@@ -43,17 +42,11 @@ def ensure_tools() -> None:
     """Install missing host tools from Debian's packages (the lab's own bootstrap)."""
     missing = sorted({pkg for cmd, pkg in TOOLS.items() if not shutil.which(cmd)
                       and not Path("/usr/sbin", cmd).exists() and not Path("/sbin", cmd).exists()})
-    if not missing:
-        return
-    log.info("installing host tools: %s", " ".join(missing))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-q", "-y", "--no-install-recommends", "install", *missing]
-    if sh(install, check=False, env=env).returncode != 0:
-        sh(["apt-get", "-q", "update"], env=env)
+    if missing:
         try:
-            sh(install, env=env)
-        except LabError:
-            raise LabError(f"could not install host tools; run: apt-get install {' '.join(missing)}") from None
+            apt.install(missing)
+        except apt.InstallError as e:
+            raise LabError(f"host tools: {e}") from None
 
 
 def check_resources(state_dir: Path, disk_gib: float, memory_gib: float) -> None:
