@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy import report as run_report
-from deploy.diagnostics import collect
+from deploy.diagnostics import collect, write_evidence
 from deploy.inventory import Inventory, InventoryError, check_key_files, load_inventory
 from deploy.known_faults import recognise
 from deploy.phases import Context, Phase, all_phases
@@ -33,6 +33,8 @@ OUTCOMES = pytest.StashKey[list[run_report.Outcome]]()
 TIMINGS = pytest.StashKey[list[tuple[str, str, float]]]()     # (test, what, seconds)
 SECTIONS = pytest.StashKey[dict[str, str]]()                  # report sections tests recorded
 REPORT = pytest.StashKey[Path]()
+COLLECTED = pytest.StashKey[bool]()                           # evidence from the hosts gathered
+TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 log = logging.getLogger("deploy")
 
 
@@ -194,7 +196,16 @@ def remote(request: pytest.FixtureRequest, pool: Pool):
     return pool[request.node.callspec.params["host"]]
 
 
-def _phase_fixture(phase: Phase, previous: str | None):
+def _needed(session: pytest.Session) -> set[str]:
+    """The phases this session's tests ask for (directly or through a later phase)."""
+    asked = {name.removeprefix("phase_") for item in session.items for name in getattr(item, "fixturenames", ())
+             if name.startswith("phase_")}
+    ids = [p.id for p in all_phases()]
+    last = max((ids.index(a) for a in asked if a in ids), default=-1)
+    return set(ids[:last + 1])
+
+
+def _phase_fixture(phase: Phase, previous: str | None, following: Phase | None):
     @pytest.fixture(scope="session", name=f"phase_{phase.id}")
     def deployed(request: pytest.FixtureRequest, pool: Pool, deploy_context: Context,
                  record_testsuite_property) -> PhaseResult | None:
@@ -204,11 +215,12 @@ def _phase_fixture(phase: Phase, previous: str | None):
             return None
         log.info("phase %s: applying", phase.title)
         try:
-            result = apply_phase(phase, deploy_context, pool, progress=log.info)
+            result = apply_phase(phase, deploy_context, pool, progress=log.info,
+                                 ahead=following if following and following.id in _needed(request.session) else None)
         except PhaseError as e:
-            request.config.stash[RESULTS].append(e.result)
+            request.config.stash[RESULTS].extend(r for r in (e.result, e.result.ahead) if r)
             raise
-        request.config.stash[RESULTS].append(result)
+        request.config.stash[RESULTS].extend(r for r in (result, result.ahead) if r)
         record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
         return result
 
@@ -216,8 +228,9 @@ def _phase_fixture(phase: Phase, previous: str | None):
 
 
 _previous = None
-for _phase in all_phases():
-    globals()[f"phase_{_phase.id}"] = _phase_fixture(_phase, _previous)
+_phases = all_phases()
+for _phase, _following in zip(_phases, [*_phases[1:], None]):
+    globals()[f"phase_{_phase.id}"] = _phase_fixture(_phase, _previous, _following)
     _previous = f"phase_{_phase.id}"
 
 
@@ -226,6 +239,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failure names the known faults it shows, and where the evidence will be."""
     report = yield
     if report.failed:
+        item.stash[TEST_FAILED] = True
         item.config.stash[FAILED].append(item.nodeid)
         faults = recognise(mask(str(report.longrepr)))
         if faults:
@@ -244,6 +258,28 @@ def timing(request: pytest.FixtureRequest, record_testsuite_property):
         record_testsuite_property(f"{request.node.nodeid}: {what} (s)", f"{seconds:.1f}")
         request.config.stash[TIMINGS].append((request.node.nodeid, what, seconds))
     return record
+
+
+class Evidence:
+    """What a test keeps for the diagnostics folder when it fails (a guest's console, ...)."""
+
+    def __init__(self, node: pytest.Item, folder: Path):
+        self.node, self.folder = node, folder
+
+    @property
+    def failed(self) -> bool:
+        return self.node.stash.get(TEST_FAILED, False)
+
+    def save(self, name: str, text: str) -> Path:
+        path = write_evidence(self.folder / name, text)
+        log.info("evidence kept: %s", path)
+        return path
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """evidence.save(name, text) into this run's diagnostics folder; evidence.failed: did the test fail."""
+    return Evidence(request.node, request.config.stash[RUN_DIR] / "diagnostics")
 
 
 @pytest.fixture
@@ -291,8 +327,9 @@ def _collect_diagnostics(config: pytest.Config) -> None:
     """After any failure, gather evidence from every host, once (bounded; never raises)."""
     pool = config.stash.get(POOL, None)
     folder = config.stash[RUN_DIR] / "diagnostics"
-    if not config.stash.get(FAILED, []) or pool is None or folder.exists():
+    if not config.stash.get(FAILED, []) or pool is None or config.stash.get(COLLECTED, False):
         return
+    config.stash[COLLECTED] = True
     try:
         collect(config.stash[INVENTORY], pool, folder)
         found = sorted({f for path in folder.rglob("*.txt") for f in recognise(path.read_text())})

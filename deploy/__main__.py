@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         pool = Pool(inventory.hosts)
         started = time.monotonic()
         try:
-            for phase in phases:
-                apply_phase(phase, ctx, pool)
+            for phase, following in zip(phases, [*phases[1:], None]):
+                apply_phase(phase, ctx, pool, ahead=following)
         finally:
             pool.close()
         print(f"applied {len(phases)} phases in {time.monotonic() - started:.1f}s")

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 256 * 1024          # per file written
 COMMAND_TIMEOUT = 30            # seconds per command on a host
 
-# name of the file -> command; {role} keys limit a command to hosts of that role.
+# name of the file -> command, on every host.
 COLLECT: dict[str, str] = {
     "failed-units.txt": "systemctl --failed --no-legend --plain || true",
     "failed-units-journal.txt": (
@@ -45,6 +45,18 @@ COLLECT: dict[str, str] = {
     "firewall.txt": "iptables -S 2>&1; iptables -t nat -S 2>&1",
 }
 
+# On the controller: the service tables as the database holds them (answers even
+# when the APIs do not; when MariaDB itself is down, that is the evidence).
+_SQL = "mysql --connect-timeout=5 -t -e"
+COLLECT_CONTROLLER: dict[str, str] = {
+    "openstack-services.txt": (
+        f"{_SQL} \"SELECT host, \\`binary\\`, disabled, updated_at, UTC_TIMESTAMP() AS now_utc "
+        "FROM nova.services WHERE deleted=0\" 2>&1; "
+        f"{_SQL} \"SELECT host, \\`binary\\`, admin_state_up, heartbeat_timestamp FROM neutron.agents\" 2>&1; "
+        f"{_SQL} \"SELECT host, \\`binary\\`, disabled, updated_at FROM cinder.services WHERE deleted=0\" 2>&1; "
+        f"{_SQL} \"SELECT host, hypervisor_type, vcpus, memory_mb FROM nova.compute_nodes WHERE deleted=0\" 2>&1"),
+}
+
 # Lines like `password = x` or `transport_url = rabbit://u:x@h` in configs.
 _SECRET_LINE = re.compile(r"(?im)^(\s*[\w.-]*(password|secret|token|key)[\w.-]*\s*[=:]\s*)(\S.*)$")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
@@ -64,6 +76,13 @@ def _bounded(text: str) -> str:
     return f"[... {len(data) - MAX_BYTES} bytes cut ...]\n" + data[-MAX_BYTES:].decode(errors="replace")
 
 
+def write_evidence(path: Path, text: str) -> Path:
+    """One piece of evidence, bounded and with secrets masked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_bounded(scrub(text)))
+    return path
+
+
 def collect_host(pool: Pool, host: Host, folder: Path, extra: dict[str, str] | None = None) -> list[Path]:
     """Run every collection command on one host; write one file each."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,9 +99,7 @@ def collect_host(pool: Pool, host: Host, folder: Path, extra: dict[str, str] | N
                 text = f"[could not collect from {host.name}: {e}]"
                 if getattr(e, "rc", 0) is None:  # no connection: do not wait for it once per command
                     unreachable = text
-        path = folder / name
-        path.write_text(_bounded(scrub(text)))
-        written.append(path)
+        written.append(write_evidence(folder / name, text))
     return written
 
 
@@ -90,7 +107,11 @@ def collect(inventory: Inventory, pool: Pool, folder: Path, hosts: Sequence[Host
     """Collect from every host in parallel into folder/HOST/; return the folder."""
     targets = list(hosts or inventory.hosts)
     folder.mkdir(parents=True, exist_ok=True)
+    def one(host: Host) -> list[Path]:
+        extra = COLLECT_CONTROLLER if host.has_role("controller") else None
+        return collect_host(pool, host, folder / host.name, extra)
+
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as executor:
-        list(executor.map(lambda h: collect_host(pool, h, folder / h.name), targets))
+        list(executor.map(one, targets))
     log.info("diagnostics from %d hosts in %s", len(targets), folder)
     return folder

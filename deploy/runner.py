@@ -56,6 +56,7 @@ class PhaseResult:
     phase: str
     hosts: dict[str, HostResult]
     seconds: float
+    ahead: PhaseResult | None = None   # the next phase's early steps, applied meanwhile on idle hosts
 
     @property
     def failed(self) -> dict[str, HostResult]:
@@ -142,29 +143,49 @@ def _operator(task, ctx: Context, prepared, progress: Callable[[str], None]) -> 
     return result
 
 
-def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info) -> PhaseResult:
-    """Apply a phase to all its hosts at once; raise PhaseError if any host failed."""
+def _apply_one(phase: Phase, make_steps: Callable[[Context, Host], list[Step]], ctx: Context, pool: Pool,
+               host: Host, progress: Callable[[str], None]) -> HostResult | None:
+    try:
+        if phase.discover:
+            names = list(phase.discover)
+            answers = pool[host.name].run_many([phase.discover[n] for n in names])
+            ctx.facts.setdefault(host.name, {}).update({n: a.stdout.strip() for n, a in zip(names, answers)})
+        steps = make_steps(ctx, host)
+        return apply_host(pool[host.name], steps, progress) if steps else None
+    except RemoteError as e:  # could not even read facts (e.g. SSH down)
+        return HostResult(host.name, error=str(e))
+
+
+def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info,
+                ahead: Phase | None = None) -> PhaseResult:
+    """Apply a phase to all its hosts at once; raise PhaseError if any host failed.
+
+    With `ahead` (the next phase), its early steps run meanwhile on its hosts
+    that this phase leaves idle; a failure there is only logged, since the
+    next phase repeats those steps and fails with its own message.
+    """
     targets = phase.targets(ctx.inventory)
+    busy = {h.name for h in targets}
+    idle = [h for h in ahead.targets(ctx.inventory) if h.name not in busy] if ahead and ahead.early else []
     started = time.monotonic()
-
-    def one(host: Host) -> HostResult | None:
-        try:
-            if phase.discover:
-                names = list(phase.discover)
-                answers = pool[host.name].run_many([phase.discover[n] for n in names])
-                ctx.facts.setdefault(host.name, {}).update({n: a.stdout.strip() for n, a in zip(names, answers)})
-            steps = phase.steps(ctx, host)
-            return apply_host(pool[host.name], steps, progress) if steps else None
-        except RemoteError as e:  # could not even read facts (e.g. SSH down)
-            return HostResult(host.name, error=str(e))
-
     task = phase.operator
-    with ThreadPoolExecutor(max_workers=max(1, len(targets)) + 1) as executor:
+    with ThreadPoolExecutor(max_workers=len(targets) + len(idle) + 1) as executor:
         prepared = executor.submit(task.prepare, ctx) if task else None
-        results = [r for r in executor.map(one, targets) if r is not None]
+        early = [executor.submit(_apply_one, ahead, ahead.early, ctx, pool, h, progress) for h in idle]
+        results = [r for r in executor.map(lambda h: _apply_one(phase, phase.steps, ctx, pool, h, progress), targets)
+                   if r is not None]
         if task and not any(r.error for r in results):
             results.append(_operator(task, ctx, prepared, progress))
+        early_results = [r for r in (f.result() for f in early) if r is not None]
     result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
+    if early_results:
+        result.ahead = PhaseResult(f"{ahead.id} early", {r.host: r for r in early_results},
+                                   max(r.seconds for r in early_results))
+        log.info("%s", result.ahead.summary())
+        for r in early_results:
+            if r.error:
+                log.warning("%s early steps on %s failed (%s will repeat them): %s", ahead.id, r.host, ahead.id,
+                            r.error)
     log.info("%s", result.summary())
     if result.failed:
         raise PhaseError(result)

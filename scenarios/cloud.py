@@ -69,7 +69,8 @@ class Cleanup:
         return failed
 
 
-def console_tail(cloud: Cloud, server, lines: int = 40) -> str:
+def console_tail(cloud: Cloud, server, lines: int | None = 40) -> str:
+    """The last lines of a guest's console (None: all of it)."""
     try:
         return cloud.nova.servers.get_console_output(server, length=lines) or "(empty console)"
     except Exception as e:  # the guest may be gone already

@@ -12,7 +12,7 @@ import paramiko
 import pytest
 
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK, VM_NETWORK
-from scenarios.cloud import Cleanup, Cloud, GuestShell, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
+from scenarios.cloud import Cleanup, Cloud, GuestShell, Stopwatch, console_tail, fixed_ip, host_of, ssh, wait_gone, wait_server
 
 # RAM (MiB) and root disk (GB) per image recipe: tiny lives in memory; debian's
 # disk is 1 GiB. Every compute reports the shared volume's size as its disk.
@@ -115,7 +115,7 @@ def image_ids(cloud: Cloud) -> dict[str, str]:
 
 
 @pytest.fixture
-def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, timing):
+def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, timing, evidence):
     """boot(image, host=None) -> Guest: ACTIVE, with a floating IP; deleted after the test."""
     key_name, key = keypair
 
@@ -128,6 +128,9 @@ def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, 
         cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
                                                wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
                                                          f"server {name}")))
+        # runs before the delete above (newest first): a failed test keeps every guest's whole console
+        cleanup.add(f"console of {name}", lambda: evidence.failed and evidence.save(
+            f"guests/{name}.console.txt", console_tail(cloud, server, lines=None)))
         server = wait_server(cloud, server, "ACTIVE", timeout=600)
         timing(f"{image} boot to ACTIVE", watch())
         port = cloud.neutron("GET", f"/ports?device_id={server.id}")["ports"][0]

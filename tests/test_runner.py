@@ -92,3 +92,46 @@ def test_operator_work_is_skipped_when_a_host_failed_and_its_error_names_the_ste
         apply_phase(operator_phase([], [], fail=True), Context(default_inventory, Secrets(tmp_path / "s")),
                     FakePool(default_inventory))
     assert "[operator] step 18-add-images: RuntimeError: glance refused tiny" in str(err.value)
+
+
+def controller_phase():
+    def steps(ctx, host):
+        return [File("01-c", "/etc/controller-only", "x\n")] if host.has_role("controller") else []
+    return Phase(43, "controller", ("controller",), steps)
+
+
+def compute_phase_with_early_packages():
+    def early(ctx, host):
+        return [Packages("02-install", ["demo"])]
+
+    def steps(ctx, host):
+        return [*early(ctx, host), File("03-conf", "/etc/demo", "y\n")]
+    return Phase(44, "compute", ("compute",), steps, early=early)
+
+
+def test_next_phase_early_steps_run_on_the_hosts_this_phase_leaves_idle(default_inventory, tmp_path):
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    pool = FakePool(default_inventory)
+    result = apply_phase(controller_phase(), ctx, pool, ahead=compute_phase_with_early_packages())
+    assert list(result.hosts) == ["controller"]
+    assert result.ahead.phase == "p44 early"
+    assert sorted(result.ahead.hosts) == ["compute1", "compute2", "compute3", "compute4"]
+    assert "/etc/demo" not in pool["compute1"].state.files  # only the early steps ran
+    later = apply_phase(compute_phase_with_early_packages(), ctx, pool)
+    assert all((r.changed, r.unchanged) == (1, 1) for r in later.hosts.values())  # packages: already there
+
+
+def test_a_failing_early_step_does_not_fail_the_running_phase(default_inventory, tmp_path):
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    pool = FakePool(default_inventory, compute2=FakeHost(fail_on="apt-get"))
+    result = apply_phase(controller_phase(), ctx, pool, ahead=compute_phase_with_early_packages())
+    assert not result.failed
+    assert "step 02-install" in result.ahead.hosts["compute2"].error
+    with pytest.raises(PhaseError, match=r"\[compute2\] step 02-install"):
+        apply_phase(compute_phase_with_early_packages(), ctx, pool)
+
+
+def test_early_steps_never_share_a_host_with_the_running_phase(default_inventory, tmp_path):
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    result = apply_phase(demo_phase(), ctx, FakePool(default_inventory), ahead=compute_phase_with_early_packages())
+    assert result.ahead is None  # demo_phase targets every host: none is idle

@@ -44,6 +44,9 @@ class Phase:
     # for choices the steps depend on, such as KVM or QEMU emulation.
     discover: Mapping[str, str] = field(default_factory=dict)
     operator: OperatorTask | None = None
+    # Steps that need nothing of the phase before (package installs with services
+    # held): the runner applies them while that phase keeps other hosts busy.
+    early: Callable[[Context, Host], list[Step]] | None = None
 
     def targets(self, inventory: Inventory) -> list[Host]:
         return [h for h in inventory.hosts if any(h.has_role(r) for r in self.roles)]

@@ -66,6 +66,16 @@ def agent_steps(ctx: Context, host: Host, script: str) -> tuple[list[Step], list
     return [conf, agent], [Service(script, "neutron-linuxbridge-agent", restart_on=[conf, agent])]
 
 
+def packages(ctx: Context, host: Host) -> list[Step]:
+    """The compute's packages, services held: they need only phases 01-06, so
+    they install while phase 07 keeps the controller busy."""
+    if not host.has_role("compute"):
+        return []
+    hypervisor = "nova-compute-kvm" if ctx.fact(host, "virt_type") == "kvm" else "nova-compute-qemu"
+    return [Packages("02-install-nova", ["nova-compute", hypervisor, "neutron-linuxbridge-agent"],
+                     hold_services=True)]
+
+
 def steps(ctx: Context, host: Host) -> list[Step]:
     inv = ctx.inventory
     if host.has_role("controller"):
@@ -86,14 +96,13 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         ]
     if not host.has_role("compute"):
         return []
-    hypervisor = "nova-compute-kvm" if ctx.fact(host, "virt_type") == "kvm" else "nova-compute-qemu"
     nova = config("04-nova-config", "/etc/nova/nova.conf", nova_compute_conf(ctx, host), group="nova")
     # the hypervisor package's own file wins over nova.conf: it must say the same
     compute_conf = Ini("04-nova-config", "/etc/nova/nova-compute.conf",
                        {"libvirt": {"virt_type": ctx.fact(host, "virt_type")}}, mode="0640", group="nova")
     files, services = agent_steps(ctx, host, "04-neutron-agent-config")
     return [
-        Packages("02-install-nova", ["nova-compute", hypervisor, "neutron-linuxbridge-agent"], hold_services=True),
+        *packages(ctx, host),
         nova, compute_conf, *files,
         Service("05-nova-compute-start", "nova-compute", restart_on=[nova, compute_conf]),
         *services,
@@ -101,4 +110,4 @@ def steps(ctx: Context, host: Host) -> list[Step]:
 
 
 PHASE = Phase(8, "openstack-compute", ("compute", "controller"), steps,
-              discover={"virt_type": discover.VIRT_TYPE})
+              discover={"virt_type": discover.VIRT_TYPE}, early=packages)
