@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from deploy import report as run_report
-from deploy.diagnostics import collect, write_evidence
+from deploy.diagnostics import collect, known_faults_in, write_evidence
 from deploy.inventory import Inventory, InventoryError, check_key_files, load_inventory
 from deploy.known_faults import recognise
-from deploy.phases import Context, Phase, all_phases
+from deploy.phases import Context, Phase, all_phases, units_by_host
 from deploy.plan import render_plan
 from deploy.remote import Pool
 from deploy.runner import PhaseError, PhaseResult, apply_phase
 from deploy.secrets import Secrets, SecretsError, mask
+from deploy.triage import triage
 
 ROLE_MARKERS = ("all", "controller", "compute", "gateway")
 INVENTORY = pytest.StashKey[Inventory]()
@@ -35,6 +36,8 @@ SECTIONS = pytest.StashKey[dict[str, str]]()                  # report sections 
 REPORT = pytest.StashKey[Path]()
 COLLECTED = pytest.StashKey[bool]()                           # evidence from the hosts gathered
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
+TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
+TRIAGE_FRESH_S = 60.0
 log = logging.getLogger("deploy")
 
 
@@ -205,7 +208,7 @@ def _needed(session: pytest.Session) -> set[str]:
     return set(ids[:last + 1])
 
 
-def _phase_fixture(phase: Phase, previous: str | None, following: Phase | None):
+def _phase_fixture(phase: Phase, previous: str | None, following: list[Phase]):
     @pytest.fixture(scope="session", name=f"phase_{phase.id}")
     def deployed(request: pytest.FixtureRequest, pool: Pool, deploy_context: Context,
                  record_testsuite_property) -> PhaseResult | None:
@@ -215,12 +218,13 @@ def _phase_fixture(phase: Phase, previous: str | None, following: Phase | None):
             return None
         log.info("phase %s: applying", phase.title)
         try:
+            needed = _needed(request.session)
             result = apply_phase(phase, deploy_context, pool, progress=log.info,
-                                 ahead=following if following and following.id in _needed(request.session) else None)
+                                 ahead=[p for p in following if p.id in needed])
         except PhaseError as e:
-            request.config.stash[RESULTS].extend(r for r in (e.result, e.result.ahead) if r)
+            request.config.stash[RESULTS].extend([e.result, *e.result.ahead])
             raise
-        request.config.stash[RESULTS].extend(r for r in (result, result.ahead) if r)
+        request.config.stash[RESULTS].extend([result, *result.ahead])
         record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
         return result
 
@@ -229,8 +233,8 @@ def _phase_fixture(phase: Phase, previous: str | None, following: Phase | None):
 
 _previous = None
 _phases = all_phases()
-for _phase, _following in zip(_phases, [*_phases[1:], None]):
-    globals()[f"phase_{_phase.id}"] = _phase_fixture(_phase, _previous, _following)
+for _i, _phase in enumerate(_phases):
+    globals()[f"phase_{_phase.id}"] = _phase_fixture(_phase, _previous, _phases[_i + 1:])
     _previous = f"phase_{_phase.id}"
 
 
@@ -244,6 +248,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         faults = recognise(mask(str(report.longrepr)))
         if faults:
             report.sections.append(("known faults", "\n".join(faults)))
+        seen = _triage(item.config)
+        if seen:
+            report.sections.append(("what the hosts show now (host, where, likely fix)", "\n".join(seen)))
     if report.when == "call" or report.failed or report.skipped:
         message = mask(str(report.longrepr))[-2000:] if report.longrepr else ""
         outcome = "error" if report.failed and report.when != "call" else report.outcome
@@ -323,6 +330,19 @@ def _junit_key():
     return xml_key
 
 
+def _triage(config: pytest.Config) -> list[str]:
+    """Stopped units and known faults on every host, looked up once a minute at most."""
+    pool = config.stash.get(POOL, None)
+    if pool is None:
+        return []
+    at, lines = config.stash.get(TRIAGE, (0.0, []))
+    if time.monotonic() - at > TRIAGE_FRESH_S:
+        inventory = config.stash[INVENTORY]
+        lines = triage(inventory, pool, units_by_host(inventory))
+        config.stash[TRIAGE] = (time.monotonic(), lines)
+    return lines
+
+
 def _collect_diagnostics(config: pytest.Config) -> None:
     """After any failure, gather evidence from every host, once (bounded; never raises)."""
     pool = config.stash.get(POOL, None)
@@ -332,8 +352,7 @@ def _collect_diagnostics(config: pytest.Config) -> None:
     config.stash[COLLECTED] = True
     try:
         collect(config.stash[INVENTORY], pool, folder)
-        found = sorted({f for path in folder.rglob("*.txt") for f in recognise(path.read_text())})
-        (folder / "known-faults.txt").write_text("\n".join(found) + "\n")
+        (folder / "known-faults.txt").write_text("\n".join(known_faults_in(folder)) + "\n")
     except Exception as e:  # evidence gathering must not replace the failure being reported
         log.warning("diagnostics collection failed: %s", e)
 

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         pool = Pool(inventory.hosts)
         started = time.monotonic()
         try:
-            for phase, following in zip(phases, [*phases[1:], None]):
-                apply_phase(phase, ctx, pool, ahead=following)
+            for i, phase in enumerate(phases):
+                apply_phase(phase, ctx, pool, ahead=phases[i + 1:])
         finally:
             pool.close()
         print(f"applied {len(phases)} phases in {time.monotonic() - started:.1f}s")

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .inventory import Host, Inventory
+from .known_faults import recognise
 from .remote import Pool
 from .secrets import MASK, mask
 
@@ -115,3 +116,15 @@ def collect(inventory: Inventory, pool: Pool, folder: Path, hosts: Sequence[Host
         list(executor.map(one, targets))
     log.info("diagnostics from %d hosts in %s", len(targets), folder)
     return folder
+
+
+def known_faults_in(folder: Path) -> list[str]:
+    """Known faults in the collected evidence, as 'host (files): fault: fix'."""
+    lines = []
+    for source in sorted(p for p in folder.iterdir() if p.is_dir()):
+        seen: dict[str, list[str]] = {}
+        for path in sorted(source.rglob("*.txt")):
+            for fault in recognise(path.read_text(errors="replace")):
+                seen.setdefault(fault, []).append(path.name)
+        lines += [f"{source.name} ({', '.join(files[:4])}): {fault}" for fault, files in seen.items()]
+    return lines

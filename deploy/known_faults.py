@@ -13,8 +13,8 @@ class Fault:
     fix: str            # may use {0}, {1} ... for the pattern's groups
 
     def explain(self, match: re.Match) -> str:
-        groups = [g or "?" for g in match.groups()]
-        return f"{self.name}: {self.fix.format(*groups)}"
+        groups = [g or "" for g in match.groups()]  # alternatives leave the other groups empty
+        return f"{self.name}: {re.sub(r' [(][)]', '', self.fix.format(*groups))}"
 
 
 def _f(name: str, pattern: str, fix: str) -> Fault:

@@ -56,7 +56,7 @@ class PhaseResult:
     phase: str
     hosts: dict[str, HostResult]
     seconds: float
-    ahead: PhaseResult | None = None   # the next phase's early steps, applied meanwhile on idle hosts
+    ahead: list[PhaseResult] = field(default_factory=list)  # later phases' early steps, run meanwhile
 
     @property
     def failed(self) -> dict[str, HostResult]:
@@ -156,36 +156,53 @@ def _apply_one(phase: Phase, make_steps: Callable[[Context, Host], list[Step]], 
         return HostResult(host.name, error=str(e))
 
 
+def _apply_early(later: Sequence[Phase], ctx: Context, pool: Pool, host: Host,
+                 progress: Callable[[str], None]) -> dict[str, HostResult]:
+    """On one idle host, the early steps of each later phase, in phase order."""
+    out = {}
+    for phase in later:
+        if phase.early and host in phase.targets(ctx.inventory):
+            result = _apply_one(phase, phase.early, ctx, pool, host, progress)
+            if result is not None:
+                out[phase.id] = result
+                if result.error:
+                    break  # later early steps may need these; their own phase reports it
+    return out
+
+
 def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info,
-                ahead: Phase | None = None) -> PhaseResult:
+                ahead: Sequence[Phase] = ()) -> PhaseResult:
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed.
 
-    With `ahead` (the next phase), its early steps run meanwhile on its hosts
-    that this phase leaves idle; a failure there is only logged, since the
-    next phase repeats those steps and fails with its own message.
+    `ahead` are the phases that will follow: their early steps (packages,
+    services held) run meanwhile on the hosts this phase leaves idle. A
+    failure there is only logged, since each phase repeats its early steps and
+    then fails with its own message.
     """
     targets = phase.targets(ctx.inventory)
     busy = {h.name for h in targets}
-    idle = [h for h in ahead.targets(ctx.inventory) if h.name not in busy] if ahead and ahead.early else []
+    idle = [h for h in ctx.inventory.hosts if h.name not in busy and any(
+        p.early and h in p.targets(ctx.inventory) for p in ahead)]
     started = time.monotonic()
     task = phase.operator
     with ThreadPoolExecutor(max_workers=len(targets) + len(idle) + 1) as executor:
         prepared = executor.submit(task.prepare, ctx) if task else None
-        early = [executor.submit(_apply_one, ahead, ahead.early, ctx, pool, h, progress) for h in idle]
+        early = [executor.submit(_apply_early, ahead, ctx, pool, h, progress) for h in idle]
         results = [r for r in executor.map(lambda h: _apply_one(phase, phase.steps, ctx, pool, h, progress), targets)
                    if r is not None]
         if task and not any(r.error for r in results):
             results.append(_operator(task, ctx, prepared, progress))
-        early_results = [r for r in (f.result() for f in early) if r is not None]
+        early_results = [f.result() for f in early]
     result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
-    if early_results:
-        result.ahead = PhaseResult(f"{ahead.id} early", {r.host: r for r in early_results},
-                                   max(r.seconds for r in early_results))
-        log.info("%s", result.ahead.summary())
-        for r in early_results:
-            if r.error:
-                log.warning("%s early steps on %s failed (%s will repeat them): %s", ahead.id, r.host, ahead.id,
-                            r.error)
+    for later in ahead:
+        hosts = {r.host: r for per_host in early_results for pid, r in per_host.items() if pid == later.id}
+        if hosts:
+            result.ahead.append(PhaseResult(f"{later.id} early", hosts, max(r.seconds for r in hosts.values())))
+            log.info("%s", result.ahead[-1].summary())
+            for r in hosts.values():
+                if r.error:
+                    log.warning("%s early steps on %s failed (%s repeats them): %s", later.id, r.host, later.id,
+                                r.error)
     log.info("%s", result.summary())
     if result.failed:
         raise PhaseError(result)

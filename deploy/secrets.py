@@ -89,6 +89,11 @@ class Secrets:
         for value in self._values.values():
             register(value)
 
+    @classmethod
+    def placeholders(cls) -> Secrets:
+        """No file: every value reads `<secret:name>` (for plans and listings)."""
+        return cls(Path("/dev/null/no-secrets"), create=False)
+
     def _read(self) -> dict[str, str]:
         if not self.path.exists():
             return {}

@@ -112,10 +112,10 @@ def compute_phase_with_early_packages():
 def test_next_phase_early_steps_run_on_the_hosts_this_phase_leaves_idle(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory)
-    result = apply_phase(controller_phase(), ctx, pool, ahead=compute_phase_with_early_packages())
+    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages()])
     assert list(result.hosts) == ["controller"]
-    assert result.ahead.phase == "p44 early"
-    assert sorted(result.ahead.hosts) == ["compute1", "compute2", "compute3", "compute4"]
+    assert [r.phase for r in result.ahead] == ["p44 early"]
+    assert sorted(result.ahead[0].hosts) == ["compute1", "compute2", "compute3", "compute4"]
     assert "/etc/demo" not in pool["compute1"].state.files  # only the early steps ran
     later = apply_phase(compute_phase_with_early_packages(), ctx, pool)
     assert all((r.changed, r.unchanged) == (1, 1) for r in later.hosts.values())  # packages: already there
@@ -124,14 +124,27 @@ def test_next_phase_early_steps_run_on_the_hosts_this_phase_leaves_idle(default_
 def test_a_failing_early_step_does_not_fail_the_running_phase(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory, compute2=FakeHost(fail_on="apt-get"))
-    result = apply_phase(controller_phase(), ctx, pool, ahead=compute_phase_with_early_packages())
+    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages()])
     assert not result.failed
-    assert "step 02-install" in result.ahead.hosts["compute2"].error
+    assert "step 02-install" in result.ahead[0].hosts["compute2"].error
     with pytest.raises(PhaseError, match=r"\[compute2\] step 02-install"):
         apply_phase(compute_phase_with_early_packages(), ctx, pool)
 
 
 def test_early_steps_never_share_a_host_with_the_running_phase(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
-    result = apply_phase(demo_phase(), ctx, FakePool(default_inventory), ahead=compute_phase_with_early_packages())
-    assert result.ahead is None  # demo_phase targets every host: none is idle
+    result = apply_phase(demo_phase(), ctx, FakePool(default_inventory), ahead=[compute_phase_with_early_packages()])
+    assert result.ahead == []  # demo_phase targets every host: none is idle
+
+
+def test_early_steps_of_several_later_phases_run_in_phase_order(default_inventory, tmp_path):
+    def gateway_early(ctx, host):
+        return [Packages("01-agents", ["agents"])]
+    gateway = Phase(45, "gateway", ("gateway",), gateway_early, early=gateway_early)
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    pool = FakePool(default_inventory)
+    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages(), gateway])
+    assert [r.phase for r in result.ahead] == ["p44 early", "p45 early"]
+    assert list(result.ahead[1].hosts) == [default_inventory.gateway.name]
+    installs = [c for c in pool[default_inventory.gateway.name].state.changes if "apt-get" in c]
+    assert ["demo" in installs[0], "agents" in installs[1]] == [True, True]

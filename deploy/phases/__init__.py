@@ -44,8 +44,8 @@ class Phase:
     # for choices the steps depend on, such as KVM or QEMU emulation.
     discover: Mapping[str, str] = field(default_factory=dict)
     operator: OperatorTask | None = None
-    # Steps that need nothing of the phase before (package installs with services
-    # held): the runner applies them while that phase keeps other hosts busy.
+    # Steps that need nothing but phases 01-06 on their own host (package installs,
+    # services held): the runner applies them while earlier phases keep other hosts busy.
     early: Callable[[Context, Host], list[Step]] | None = None
 
     def targets(self, inventory: Inventory) -> list[Host]:
@@ -67,3 +67,23 @@ def all_phases() -> list[Phase]:
     return [p01_network_gateway.PHASE, p02_glusterfs_all.PHASE, p03_glusterfs_controller.PHASE,
             p04_glusterfs_all.PHASE, p05_kvm_compute.PHASE, p06_openstack_all.PHASE,
             p07_openstack_controller.PHASE, p08_openstack_compute.PHASE, p09_openstack_gateway.PHASE]
+
+
+def started_units(phase: Phase, ctx: Context, host: Host) -> list[str]:
+    """The systemd units a phase keeps running on a host."""
+    from ..steps import Service
+
+    return [s.unit for s in phase.steps(ctx, host) if isinstance(s, Service) and s.running]
+
+
+def units_by_host(inventory: Inventory) -> dict[str, list[str]]:
+    """Every unit the phases keep running, per host (names need no secrets)."""
+    from ..secrets import Secrets
+
+    ctx = Context(inventory, Secrets.placeholders())
+    out: dict[str, list[str]] = {}
+    for phase in all_phases():
+        for host in phase.targets(inventory):
+            out.setdefault(host.name, []).extend(u for u in started_units(phase, ctx, host)
+                                                 if u not in out.get(host.name, []))
+    return out

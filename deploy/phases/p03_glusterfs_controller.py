@@ -76,9 +76,12 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol}",
                           unless=f"gluster volume info {vol} | grep -qx 'Status: Started'",
                           title=f"volume {name} started"))
-    result.append(Await("02-glusterfs-create-volume",
-                        f"test $(gluster volume status {vol} detail | grep -c '^Online.*: Y') -eq {len(members)}",
-                        f"all {len(members)} bricks of {name} online", timeout=120))
+    online = f"test $(gluster volume status {vol} detail | grep -c '^Online.*: Y') -eq {len(members)}"
+    # a brick process that died (or a host that came back) stays offline until a forced start
+    result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol} force", unless=online,
+                          title=f"{name}: offline bricks restarted"))
+    result.append(Await("02-glusterfs-create-volume", online, f"all {len(members)} bricks of {name} online",
+                        timeout=120))
     return result
 
 

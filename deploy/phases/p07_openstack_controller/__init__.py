@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ... import glance_images
 from ...inventory import Host
-from ...steps import Step
+from ...steps import Packages, Step
 from .. import Context, OperatorTask, Phase
 from . import cinder, database, glance, keystone, messaging, neutron, nova, placement
 
@@ -23,7 +23,11 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result: list[Step] = []
     for service in (database, messaging, keystone, glance, placement, nova, neutron, cinder):
         result += service.steps(ctx)
-    return result
+    # One apt transaction for the whole phase (dependencies resolved, triggers run
+    # once); each service's own install step then finds its packages in place.
+    names = list(dict.fromkeys(n for s in result if isinstance(s, Packages) for n in s.names))
+    return [Packages("01-install-packages", names, hold_services=True,
+                     title=f"the {len(names)} packages of the phase, one transaction"), *result]
 
 
 def image_cache() -> Path:

@@ -26,4 +26,9 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     return agents.steps(ctx, host) + dashboard.steps(ctx, host)
 
 
-PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps)
+def packages(ctx: Context, host: Host) -> list[Step]:
+    """The gateway's agents and dashboard, services held: installed while phase 07 runs."""
+    return [agents.packages(), dashboard.packages()] if host.has_role("gateway") else []
+
+
+PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps, early=packages)

@@ -46,9 +46,13 @@ def novnc_rules(inv: Inventory, host: Host) -> RuleSet:
     ])
 
 
+def packages() -> Packages:
+    return Packages(SCRIPT, PACKAGES, hold_services=True)
+
+
 def steps(ctx: Context, host: Host) -> list[Step]:
     files, linuxbridge = agent_steps(ctx, host, SCRIPT)
-    result: list[Step] = [Packages(SCRIPT, PACKAGES, hold_services=True), *files]
+    result: list[Step] = [packages(), *files]
     services: list[Step] = []
     for service, (path, settings) in agent_files(ctx).items():
         ini = config(SCRIPT, path, settings, group="neutron")

@@ -48,13 +48,17 @@ def dashboard_rules(host: Host) -> RuleSet:
         ["-i", host.public_interface, "-p", "tcp", "--dport", str(HTTP_PORT), "-j", "ACCEPT"]])])
 
 
+def packages() -> Packages:
+    return Packages("05-dashboard-install", ["openstack-dashboard", "openstack-dashboard-apache"], hold_services=True)
+
+
 def steps(ctx: Context, host: Host) -> list[Step]:
     text = "# Written by the deploy suite (09-openstack-gateway).\n" + "".join(
         f"{key} = {value!r}\n" for key, value in settings(ctx.inventory, host).items())
     local = File("06-dashboard-config", SETTINGS_FILE, text,
                  title=f"{SETTINGS_FILE}: Keystone at the controller, sessions in memcached")
     return [
-        Packages("05-dashboard-install", ["openstack-dashboard", "openstack-dashboard-apache"], hold_services=True),
+        packages(),
         local,
         # Debian enables Apache's default SSL site beside Horizon without enabling
         # mod_ssl, and Apache then refuses to start; the report served HTTP only.

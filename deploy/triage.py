@@ -1,0 +1,91 @@
+"""First aid for a failed check or scenario: a quick look at every host's
+recent errors, matched against the known faults, so that the failure message
+itself names the host, the service (the log it came from) and the fix.
+
+Cheap and bounded (one command per host, in parallel, a few seconds); the full
+evidence is diagnostics.py's job at the end of the run. Never raises.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from .inventory import Inventory
+from .known_faults import recognise
+from .remote import Pool
+from .secrets import mask
+
+log = logging.getLogger(__name__)
+
+RECENT_MINUTES = 10
+TIMEOUT = 20
+MARK = "=== "
+
+# Per host: units that failed, units the deploy starts that are not active,
+# the error journal of the last minutes, and the tail of every service log
+# written meanwhile; each part under a `=== source` line so that a fault names
+# where it was seen.
+def probe(units: Sequence[str]) -> str:
+    wanted = " ".join(shlex.quote(u) for u in units)
+    return (
+        "systemctl list-units --state=failed --no-legend --plain 2>/dev/null | "
+        "awk '{print \"=== unit \" $1 \"\\n\" $1 \" failed\"}'; "
+        f"for u in {wanted}; do s=$(systemctl is-active \"$u\" 2>/dev/null); "
+        "[ \"$s\" = active ] || printf '=== unit %s\\n%s is %s (the deploy starts it)\\n' \"$u\" \"$u\" \"$s\"; "
+        "done; "
+        f"echo '=== journal'; journalctl -p err --since -{RECENT_MINUTES}min -n 100 --no-pager -o cat 2>/dev/null; "
+        "for f in $(find /var/log/keystone /var/log/glance /var/log/nova /var/log/placement /var/log/neutron "
+        f"/var/log/cinder /var/log/glusterfs /var/log/mysql /var/log/rabbitmq -name '*.log' -mmin -{RECENT_MINUTES} "
+        "2>/dev/null); do echo \"=== $f\"; tail -n 60 \"$f\" | grep -E 'ERROR|CRITICAL|Error|error|refused|denied'; "
+        "done; true")
+
+
+def split_sources(text: str) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    current = "output"
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            current = line[len(MARK):].strip()
+            sources.setdefault(current, "")
+        else:
+            sources[current] = sources.get(current, "") + line + "\n"
+    return sources
+
+
+def faults_in(host: str, text: str) -> list[str]:
+    """Each known fault seen in a host's probe output, as 'host (source): fault: fix'."""
+    found: dict[str, list[str]] = {}
+    for source, body in split_sources(text).items():
+        for fault in recognise(body):
+            found.setdefault(fault, []).append(source)
+    return [f"{host} ({', '.join(sources[:3])}): {fault}" for fault, sources in found.items()]
+
+
+def stopped_units(host: str, text: str) -> list[str]:
+    """Units failed, or stopped though the deploy starts them, each with the fix."""
+    return [f"{host}: {line.strip()}: `systemctl start {unit}` on {host}, or re-run the deploy (its phase "
+            f"starts it again); then read `journalctl -u {unit}` on {host}"
+            for source, body in split_sources(text).items() if source.startswith("unit ")
+            for unit in [source.removeprefix("unit ").removesuffix(".service")]
+            for line in body.splitlines() if line.strip()]
+
+
+def triage(inventory: Inventory, pool: Pool, units: Mapping[str, Sequence[str]]) -> list[str]:
+    """What every host shows now: failed units, stopped ones of `units` (host ->
+    the units the deploy starts there) and known faults, one line each."""
+    def one(name: str) -> list[str]:
+        try:
+            result = pool[name].run(probe(units.get(name, ())), check=False, timeout=TIMEOUT)
+        except Exception as e:  # first aid must never replace the failure it explains
+            return [f"{name}: not reachable for triage ({type(e).__name__}: {e})"]
+        text = mask(result.stdout)
+        return stopped_units(name, text) + faults_in(name, text)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(inventory.hosts))) as executor:
+            return [line for lines in executor.map(one, [h.name for h in inventory.hosts]) for line in lines]
+    except Exception as e:
+        log.warning("triage failed: %s", e)
+        return []
