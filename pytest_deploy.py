@@ -38,6 +38,7 @@ COLLECTED = pytest.StashKey[bool]()                           # evidence from th
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
 TRIAGE_FRESH_S = 60.0
+TRIAGE_MARGIN_S = 30.0                                        # logs from just before the test began count too
 log = logging.getLogger("deploy")
 
 
@@ -248,7 +249,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         faults = recognise(mask(str(report.longrepr)))
         if faults:
             report.sections.append(("known faults", "\n".join(faults)))
-        seen = _triage(item.config)
+        seen = _triage(item.config, since=call.start - TRIAGE_MARGIN_S)
         if seen:
             report.sections.append(("what the hosts show now (host, where, likely fix)", "\n".join(seen)))
     if report.when == "call" or report.failed or report.skipped:
@@ -330,15 +331,15 @@ def _junit_key():
     return xml_key
 
 
-def _triage(config: pytest.Config) -> list[str]:
-    """Stopped units and known faults on every host, looked up once a minute at most."""
+def _triage(config: pytest.Config, since: float) -> list[str]:
+    """Stopped units, and known faults logged since `since`, on every host; looked up once a minute at most."""
     pool = config.stash.get(POOL, None)
     if pool is None:
         return []
     at, lines = config.stash.get(TRIAGE, (0.0, []))
     if time.monotonic() - at > TRIAGE_FRESH_S:
         inventory = config.stash[INVENTORY]
-        lines = triage(inventory, pool, units_by_host(inventory))
+        lines = triage(inventory, pool, units_by_host(inventory), since)
         config.stash[TRIAGE] = (time.monotonic(), lines)
     return lines
 
@@ -364,7 +365,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"evidence from every host: {folder}")
         faults = (folder / "known-faults.txt").read_text().strip() if (folder / "known-faults.txt").exists() else ""
         for line in faults.splitlines():
-            terminalreporter.write_line(f"  known fault: {line}")
+            terminalreporter.write_line(f"  known fault in the collected logs: {line}")
     timings = config.stash.get(TIMINGS, [])
     if timings:
         terminalreporter.section("scenario timings")

@@ -32,9 +32,15 @@ def test_volume_is_started_replica(host, inventory):
 
 
 @pytest.mark.controller
-def test_all_bricks_online(host, inventory):
-    status = host.check_output("gluster volume status %s detail", inventory.glusterfs.volume)
+@pytest.mark.parametrize("volume", ["vm-instances", "cinder-volumes"])
+def test_all_bricks_online(host, inventory, volume):
+    name = {"vm-instances": inventory.glusterfs.volume, "cinder-volumes": inventory.glusterfs.volumes_volume}[volume]
+    status = host.check_output("gluster volume status %s detail", name)
     bricks = re.findall(r"Brick\s+: Brick (\S+)\n.*?Online\s+: (\S)", status, re.S)
     offline = [b for b, online in bricks if online != "Y"]
-    assert len(bricks) == len(inventory.with_role("compute")), f"bricks listed: {bricks}"
-    assert not offline, "GlusterFS bricks offline: " + ", ".join(offline)
+    assert len(bricks) == len(inventory.with_role("compute")), f"{name}: bricks listed: {bricks}"
+    assert not offline, (
+        f"GlusterFS bricks offline: {', '.join(offline)} (volume {name}). Fix: `gluster volume start {name} force` "
+        f"on {host.backend.hostname} restarts missing brick processes (or re-run the deploy: phase 03 does it); "
+        f"if one stays offline, read /var/log/glusterfs/bricks/*.log and `systemctl status glusterd` on "
+        f"{', '.join(sorted({b.split(':')[0] for b in offline}))}")

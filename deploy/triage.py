@@ -19,7 +19,6 @@ from .secrets import mask
 
 log = logging.getLogger(__name__)
 
-RECENT_MINUTES = 10
 TIMEOUT = 20
 MARK = "=== "
 
@@ -27,19 +26,23 @@ MARK = "=== "
 # the error journal of the last minutes, and the tail of every service log
 # written meanwhile; each part under a `=== source` line so that a fault names
 # where it was seen.
-def probe(units: Sequence[str]) -> str:
+def probe(units: Sequence[str], since: float) -> str:
     wanted = " ".join(shlex.quote(u) for u in units)
+    epoch = int(since)
     return (
         "systemctl list-units --state=failed --no-legend --plain 2>/dev/null | "
         "awk '{print \"=== unit \" $1 \"\\n\" $1 \" failed\"}'; "
         f"for u in {wanted}; do s=$(systemctl is-active \"$u\" 2>/dev/null); "
         "[ \"$s\" = active ] || printf '=== unit %s\\n%s is %s (the deploy starts it)\\n' \"$u\" \"$u\" \"$s\"; "
         "done; "
-        f"echo '=== journal'; journalctl -p err --since -{RECENT_MINUTES}min -n 100 --no-pager -o cat 2>/dev/null; "
+        f"echo '=== journal'; journalctl -p err --since @{epoch} -n 100 --no-pager -o cat 2>/dev/null; "
+        # log lines stamped since then (every line of an oslo traceback carries its stamp)
+        f"since=$(date -d @{epoch} '+%Y-%m-%d %H:%M:%S'); "
         "for f in $(find /var/log/keystone /var/log/glance /var/log/nova /var/log/placement /var/log/neutron "
-        f"/var/log/cinder /var/log/glusterfs /var/log/mysql /var/log/rabbitmq -name '*.log' -mmin -{RECENT_MINUTES} "
-        "2>/dev/null); do echo \"=== $f\"; tail -n 60 \"$f\" | grep -E 'ERROR|CRITICAL|Error|error|refused|denied'; "
-        "done; true")
+        "/var/log/cinder /var/log/glusterfs /var/log/mysql /var/log/rabbitmq -name '*.log' -newermt \"$since\" "
+        "2>/dev/null); do echo \"=== $f\"; tail -n 400 \"$f\" | awk -v s=\"$since\" "
+        "'{t=$1\" \"$2; sub(/^\\[/, \"\", t)} t >= s' | grep -E 'ERROR|CRITICAL|Error|error|refused|denied' | "
+        "tail -n 60; done; true")
 
 
 def split_sources(text: str) -> dict[str, str]:
@@ -72,12 +75,13 @@ def stopped_units(host: str, text: str) -> list[str]:
             for line in body.splitlines() if line.strip()]
 
 
-def triage(inventory: Inventory, pool: Pool, units: Mapping[str, Sequence[str]]) -> list[str]:
+def triage(inventory: Inventory, pool: Pool, units: Mapping[str, Sequence[str]], since: float) -> list[str]:
     """What every host shows now: failed units, stopped ones of `units` (host ->
-    the units the deploy starts there) and known faults, one line each."""
+    the units the deploy starts there), and known faults in what was logged
+    since `since` (epoch seconds), one line each."""
     def one(name: str) -> list[str]:
         try:
-            result = pool[name].run(probe(units.get(name, ())), check=False, timeout=TIMEOUT)
+            result = pool[name].run(probe(units.get(name, ()), since), check=False, timeout=TIMEOUT)
         except Exception as e:  # first aid must never replace the failure it explains
             return [f"{name}: not reachable for triage ({type(e).__name__}: {e})"]
         text = mask(result.stdout)

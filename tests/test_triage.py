@@ -54,3 +54,12 @@ def test_collected_evidence_names_the_host_folder_and_file(tmp_path):
     [line] = known_faults_in(tmp_path)
     assert line.startswith("compute2 (gluster.txt): GlusterFS brick offline: the brick "
                            "compute2:/srv/gluster/vm-instances/brick is not running")
+
+
+def test_the_probe_is_valid_shell_with_odd_unit_names():
+    import subprocess
+    from deploy.triage import probe
+
+    text = probe(["mariadb", "libvirtd-tcp.socket", "it's"], since=1764069000.7)
+    assert subprocess.run(["bash", "-n", "-c", text]).returncode == 0
+    assert "--since @1764069000 " in text
