@@ -175,14 +175,15 @@ def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str]
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed.
 
     `ahead` are the phases that will follow: their early steps (packages,
-    services held) run meanwhile on the hosts this phase leaves idle. A
+    services held) run meanwhile on the hosts this phase leaves idle, once
+    this phase comes after each one's `early_after`. A
     failure there is only logged, since each phase repeats its early steps and
     then fails with its own message.
     """
     targets = phase.targets(ctx.inventory)
     busy = {h.name for h in targets}
-    idle = [h for h in ctx.inventory.hosts if h.name not in busy and any(
-        p.early and h in p.targets(ctx.inventory) for p in ahead)]
+    ahead = [p for p in ahead if p.early and phase.number > p.early_after]  # their prerequisites are applied
+    idle = [h for h in ctx.inventory.hosts if h.name not in busy and any(h in p.targets(ctx.inventory) for p in ahead)]
     started = time.monotonic()
     task = phase.operator
     with ThreadPoolExecutor(max_workers=len(targets) + len(idle) + 1) as executor:

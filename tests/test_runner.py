@@ -94,10 +94,10 @@ def test_operator_work_is_skipped_when_a_host_failed_and_its_error_names_the_ste
     assert "[operator] step 18-add-images: RuntimeError: glance refused tiny" in str(err.value)
 
 
-def controller_phase():
+def controller_phase(number=43):
     def steps(ctx, host):
         return [File("01-c", "/etc/controller-only", "x\n")] if host.has_role("controller") else []
-    return Phase(43, "controller", ("controller",), steps)
+    return Phase(number, "controller", ("controller",), steps)
 
 
 def compute_phase_with_early_packages():
@@ -129,6 +129,14 @@ def test_a_failing_early_step_does_not_fail_the_running_phase(default_inventory,
     assert "step 02-install" in result.ahead[0].hosts["compute2"].error
     with pytest.raises(PhaseError, match=r"\[compute2\] step 02-install"):
         apply_phase(compute_phase_with_early_packages(), ctx, pool)
+
+
+def test_early_steps_wait_until_the_phases_they_need_are_applied(default_inventory, tmp_path):
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    pool = FakePool(default_inventory)
+    result = apply_phase(controller_phase(number=6), ctx, pool, ahead=[compute_phase_with_early_packages()])
+    assert result.ahead == []  # phase 6 itself is one they need (early_after=6)
+    assert not any("apt-get" in c for c in pool["compute1"].state.changes)
 
 
 def test_early_steps_never_share_a_host_with_the_running_phase(default_inventory, tmp_path):

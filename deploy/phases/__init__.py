@@ -44,9 +44,10 @@ class Phase:
     # for choices the steps depend on, such as KVM or QEMU emulation.
     discover: Mapping[str, str] = field(default_factory=dict)
     operator: OperatorTask | None = None
-    # Steps that need nothing but phases 01-06 on their own host (package installs,
-    # services held): the runner applies them while earlier phases keep other hosts busy.
+    # Steps that need nothing but phases up to `early_after` (package installs,
+    # services held): the runner applies them on hosts that a later phase leaves idle.
     early: Callable[[Context, Host], list[Step]] | None = None
+    early_after: int = 6   # 04 gives nova its numeric id, 06 the debconf answers
 
     def targets(self, inventory: Inventory) -> list[Host]:
         return [h for h in inventory.hosts if any(h.has_role(r) for r in self.roles)]

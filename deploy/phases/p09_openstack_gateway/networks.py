@@ -79,6 +79,16 @@ def agents_alive(inv: Inventory) -> str:
     return f"test $({count}) -ge {len(AGENTS)}"
 
 
+def wired(inv: Inventory) -> str:
+    """A command that succeeds when the agents have wired the router's two ports
+    and the VM network's DHCP port (Neutron marks them ACTIVE)."""
+    count = sql("SELECT COUNT(*) FROM neutron.ports p LEFT JOIN neutron.routers r ON p.device_id=r.id "
+                "LEFT JOIN neutron.networks n ON p.network_id=n.id WHERE p.status='ACTIVE' AND "
+                f"((r.name='{ROUTER}' AND p.device_owner IN ('network:router_interface', 'network:router_gateway')) "
+                f"OR (n.name='{VM_NETWORK}' AND p.device_owner='network:dhcp'))")
+    return f"test $({count}) -ge 3"
+
+
 def steps(ctx: Context) -> list[Step]:
     inv = ctx.inventory
     return [
@@ -90,4 +100,7 @@ def steps(ctx: Context) -> list[Step]:
              title=f"{WANTED} (networks, router, security group rules)"),
         Command("04-nova-secgroup-add", f"{SCRIPT} apply {WANTED}", unless=f"{SCRIPT} check {WANTED}",
                 title=f"networks {VM_NETWORK} and {PUBLIC_NETWORK}, router {ROUTER}, ICMP and SSH allowed"),
+        Await("04-nova-secgroup-add", wired(inv),
+              f"router {ROUTER}'s ports and {VM_NETWORK}'s DHCP port wired by the agents on {inv.gateway.name}",
+              timeout=300),
     ]
