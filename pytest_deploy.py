@@ -248,10 +248,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         item.config.stash[FAILED].append(item.nodeid)
         faults = recognise(mask(str(report.longrepr)))
         if faults:
-            report.sections.append(("known faults", "\n".join(faults)))
+            _add_to_failure(report, "known faults", "\n".join(faults))
         seen = _triage(item.config, since=call.start - TRIAGE_MARGIN_S)
         if seen:
-            report.sections.append(("what the hosts show now (host, where, likely fix)", "\n".join(seen)))
+            _add_to_failure(report, "what the hosts show now (host, where, likely fix)", "\n".join(seen))
     if report.when == "call" or report.failed or report.skipped:
         message = mask(str(report.longrepr))[-2000:] if report.longrepr else ""
         outcome = "error" if report.failed and report.when != "call" else report.outcome
@@ -329,6 +329,16 @@ def _write_report(config: pytest.Config) -> None:
 def _junit_key():
     from _pytest.junitxml import xml_key  # where pytest keeps its JUnit writer
     return xml_key
+
+
+def _add_to_failure(report: pytest.TestReport, title: str, text: str) -> None:
+    """Into the failure itself, so that the terminal and the JUnit <failure> both carry it."""
+    if hasattr(report.longrepr, "addsection"):
+        report.longrepr.addsection(title, text)
+    elif isinstance(report.longrepr, str):
+        report.longrepr += f"\n\n--- {title}\n{text}"
+    else:
+        report.sections.append((title, text))
 
 
 def _triage(config: pytest.Config, since: float) -> list[str]:
