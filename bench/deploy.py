@@ -28,6 +28,7 @@ from deploy.phases import Context, all_phases  # noqa: E402
 from deploy.remote import Pool  # noqa: E402
 from deploy.secrets import Secrets  # noqa: E402
 from deploy.steps import Packages  # noqa: E402
+from images import DEFAULT_CACHE  # noqa: E402
 
 PHASE_LINE = re.compile(r"^(p\d\d)\s+([\d.]+)s$")
 HOST_LINE = re.compile(r"^\s+(\S+)\s+(\d+) changed\s+(\d+) unchanged\s+([\d.]+)s$")
@@ -128,20 +129,33 @@ def main() -> int:
     args = parser.parse_args()
     inv = load_inventory(ROOT / "inventory.yaml", check_keys=False)
     lab.destroy(inv)
-    aside = inv.lab.cache_dir.with_name(inv.lab.cache_dir.name + ".bench-aside")
-    if args.cold and inv.lab.cache_dir.exists():
-        inv.lab.cache_dir.rename(aside)
+    # --cold: the lab's caches (base tree, package proxy) and the guest images' cache moved aside
+    caches = [inv.lab.cache_dir, DEFAULT_CACHE] if args.cold else []
+    moved = []
+    for cache in caches:
+        if cache.exists():
+            aside = cache.with_name(cache.name + ".bench-aside")
+            cache.rename(aside)
+            moved.append((cache, aside))
     try:
-        # the lab comes up first on its own, so that its time is known: deploy = lab up + phases
-        started = time.monotonic()
-        lab.up(inv)
-        lab_up_s = time.monotonic() - started
-        suite_s, fresh_out, fresh_rc, per_folder = run_suite()
-        fresh_s = lab_up_s + suite_s
+        return measure(inv, args)
     finally:
-        if aside.exists():
-            shutil.rmtree(inv.lab.cache_dir, ignore_errors=True)
-            aside.rename(inv.lab.cache_dir)
+        # what the cold run filled is kept (the running lab's hosts sit on its base
+        # tree); the copies moved aside go, or come back if nothing replaced them
+        for cache, aside in moved:
+            if cache.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                aside.rename(cache)
+
+
+def measure(inv, args) -> int:
+    # the lab comes up first on its own, so that its time is known: deploy = lab up + phases
+    started = time.monotonic()
+    lab.up(inv)
+    lab_up_s = time.monotonic() - started
+    suite_s, fresh_out, fresh_rc, per_folder = run_suite()
+    fresh_s = lab_up_s + suite_s
     started = time.monotonic()
     p = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "deploy", "apply"], cwd=ROOT, capture_output=True,
                        text=True)
