@@ -25,7 +25,10 @@ def nova_compute_conf(ctx: Context, host: Host) -> dict:
     virt_type = ctx.fact(host, "virt_type")
     return {
         "DEFAULT": {"my_ip": host.address, "transport_url": transport_url(ctx),
-                    "instances_path": inv.glusterfs.mount_point, "compute_driver": "libvirt.LibvirtDriver"},
+                    "instances_path": inv.glusterfs.mount_point, "compute_driver": "libvirt.LibvirtDriver",
+                    # a qcow2 image stays qcow2 in the shared image cache: no full-size raw
+                    # copy written through GlusterFS before a guest's first boot
+                    "force_raw_images": False},
         "api": {"auth_strategy": "keystone"},
         "keystone_authtoken": authtoken(ctx, "nova"),
         "service_user": {"send_service_user_token": True, **service_credentials(ctx, "nova")},
