@@ -37,7 +37,8 @@ def timeline_svg(bars: Sequence[Bar], width: int = 960) -> str:
     if not bars:
         return "<p>No phase was applied in this run.</p>"
     hosts = list(dict.fromkeys(b.host for b in bars))
-    phases = list(dict.fromkeys(b.phase for b in bars))
+    # a phase's early steps ("p08 early") share its colour, drawn paler
+    phases = list(dict.fromkeys(b.phase.split()[0] for b in bars))
     t0 = min(b.start for b in bars)
     t1 = max(b.start + b.seconds for b in bars)
     span = max(t1 - t0, 1.0)
@@ -61,17 +62,21 @@ def timeline_svg(bars: Sequence[Bar], width: int = 960) -> str:
         y = top + i * row
         parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{html.escape(host)}</text>')
         for b in (b for b in bars if b.host == host):
-            colour = "#d62728" if b.failed else COLOURS[phases.index(b.phase) % len(COLOURS)]
+            colour = "#d62728" if b.failed else COLOURS[phases.index(b.phase.split()[0]) % len(COLOURS)]
+            pale = ' fill-opacity="0.55"' if b.phase != b.phase.split()[0] else ""
             w = max(b.seconds / span * plot, 1.5)
             label = f"{b.phase} on {b.host}: {b.seconds:.1f}s, {b.changed} changed" + (", FAILED" if b.failed else "")
             parts.append(f'<rect x="{x(b.start):.1f}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" '
-                         f'fill="{colour}"><title>{html.escape(label)}</title></rect>')
+                         f'fill="{colour}"{pale}><title>{html.escape(label)}</title></rect>')
             if w > 28:
                 parts.append(f'<text x="{x(b.start) + 3:.1f}" y="{y + 17}" fill="white">{b.phase}</text>')
     legend_y = top + row * len(hosts) + 22
     for j, phase in enumerate(phases):
         parts.append(f'<rect x="{left + j * 70}" y="{legend_y - 10}" width="12" height="12" '
                      f'fill="{COLOURS[j % len(COLOURS)]}"/><text x="{left + j * 70 + 16}" y="{legend_y}">{phase}</text>')
+    if any(b.phase != b.phase.split()[0] for b in bars):
+        parts.append(f'<text x="{left + len(phases) * 70}" y="{legend_y}">pale: a phase\'s early steps '
+                     f'(packages) while the one before runs</text>')
     parts.append("</svg>")
     return "".join(parts)
 

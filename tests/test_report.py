@@ -25,6 +25,18 @@ def test_timeline_is_an_svg_with_a_bar_per_host_and_phase():
     assert rects[2].get("fill") == "#d62728"
 
 
+def test_early_steps_share_their_phase_colour_paler():
+    svg = report.timeline_svg([report.Bar("controller", "p07", 1000.0, 140.0, 59, False),
+                               report.Bar("compute1", "p08 early", 1000.0, 100.0, 1, False),
+                               report.Bar("compute1", "p08", 1140.0, 20.0, 6, False)])
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = {r.find(ns + "title").text.split(" on ")[0]: r for r in ET.fromstring(svg).iter(ns + "rect")
+            if r.find(ns + "title") is not None}
+    assert bars["p08 early"].get("fill") == bars["p08"].get("fill") != bars["p07"].get("fill")
+    assert bars["p08 early"].get("fill-opacity") == "0.55" and bars["p08"].get("fill-opacity") is None
+    assert "early steps" in svg
+
+
 def test_report_page_holds_outcomes_timings_and_sections_and_masks_secrets(tmp_path):
     register("s3cr3t-value-xyz")
     outcomes = [report.Outcome("checks/test_a.py::test_ok", "passed", 1.0),
