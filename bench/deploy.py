@@ -178,10 +178,11 @@ def measure(inv, args) -> int:
              f"- scenario timings: {'; '.join(scenario_timings(fresh_out)) or 'none'}",
              f"- no-op run of every phase on the converged lab (`python -m deploy apply`): **{noop_s:.0f} s** wall, "
              f"phases {sum(t for t, _ in noop.values()):.1f} s (exit {noop_rc})",
-             f"- floor: fresh lab up (same caches) + phase 01 (the proxy) + bare install of the same package sets in "
-             f"one transaction per host, all hosts at once ({floor_sets} packages): **{floor_s:.0f} s**",
-             f"- **deploy / floor = {deploy_s / floor_s:.2f}** (lab up + phases, against lab up + bare install); "
-             f"the whole run with checks and scenarios / floor = {fresh_s / floor_s:.2f}", "",
+             *([f"- floor: fresh lab up (same caches) + phase 01 (the proxy) + bare install of the same package sets "
+                f"in one transaction per host, all hosts at once ({floor_sets} packages): **{floor_s:.0f} s**",
+                f"- **deploy / floor = {deploy_s / floor_s:.2f}** (lab up + phases, against lab up + bare install); "
+                f"the whole run with checks and scenarios / floor = {fresh_s / floor_s:.2f}"]
+               if not args.no_floor else ["- floor: not measured in this run (--no-floor)"]), "",
              "| phase | fresh s | no-op s | slowest host fresh (changed steps, s) |", "| --- | ---: | ---: | --- |"]
     for pid, (seconds, hosts) in fresh.items():
         slow = max(hosts.items(), key=lambda kv: kv[1][2]) if hosts else ("-", (0, 0, 0.0))
