@@ -156,4 +156,11 @@ def tree_down(inv: Inventory, host: Host, remove: bool) -> None:
     if _mounted(merged):
         sh(["umount", str(merged)])
     if remove and host_dir(inv, host).exists():
-        shutil.rmtree(host_dir(inv, host))
+        shutil.rmtree(host_dir(inv, host), onerror=_gone_is_fine)
+
+
+def _gone_is_fine(func, path: str, exc_info) -> None:
+    """rmtree: an entry that vanished between listing and unlinking is what we want
+    (seen once on an overlay upper dir just unmounted); any other error stands."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
