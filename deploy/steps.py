@@ -453,6 +453,10 @@ class Account(Step):
             reasons.append(f"group {self.group} missing")
         elif gid != str(self.gid):
             actions.append(Action.run(["groupmod", "--gid", str(self.gid), self.group]))
+            # files a package made under the old id (/etc/nova, /var/log/nova, ...)
+            # would stay unreadable to the service; local filesystems only (-xdev)
+            actions.append(Action.run(["find", "/", "-xdev", "-gid", gid, "-exec", "chgrp", "-h", str(self.gid),
+                                       "{}", "+"]))
             reasons.append(f"group {self.group} has gid {gid}")
         if self.user:
             if not uid_gid:
@@ -461,6 +465,10 @@ class Account(Step):
                 reasons.append(f"user {self.user} missing")
             elif uid_gid != f"{self.uid}:{self.gid}":
                 actions.append(Action.run(["usermod", "--uid", str(self.uid), "--gid", str(self.gid), self.user]))
+                old_uid = uid_gid.split(":")[0]
+                if old_uid != str(self.uid):  # usermod re-owns only the home directory
+                    actions.append(Action.run(["find", "/", "-xdev", "-uid", old_uid, "-exec", "chown", "-h",
+                                               str(self.uid), "{}", "+"]))
                 reasons.append(f"user {self.user} has uid:gid {uid_gid}")
         return Change(actions, ", ".join(reasons)) if actions else no_change("ids as wanted")
 

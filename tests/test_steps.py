@@ -118,3 +118,18 @@ def test_ini_set_without_sections():
     out = ini_set(text, {"": {"auth_tcp": '"none"', "listen_tls": None}})
     assert out == '# libvirtd.conf\n#auth_tcp = "sasl"\nauth_tcp = "none"\n'
     assert ini_set(out, {"": {"auth_tcp": '"none"'}}) == out
+
+
+def test_account_with_other_ids_is_moved_and_its_files_follow():
+    from deploy.remote import Result
+    from deploy.steps import Account
+
+    step = Account("00-ids", "nova", 64060, "nova", 64060, home="/var/lib/nova", shell="/bin/sh")
+    # a package created nova first, as 108:114 (before the suite's ids phase)
+    change = step.diff([Result("controller", "getent", 0, "114 108:114\n", "")], set())
+    commands = [a.command for a in change.actions]
+    assert "groupmod --gid 64060 nova" in commands[0]
+    assert "find / -xdev -gid 114 -exec chgrp -h 64060 '{}' +" in commands[1]
+    assert "usermod --uid 64060 --gid 64060 nova" in commands[2]
+    assert "find / -xdev -uid 108 -exec chown -h 64060 '{}' +" in commands[3]
+    assert step.diff([Result("controller", "getent", 0, "64060 64060:64060\n", "")], set()).actions == []
