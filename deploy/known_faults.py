@@ -31,6 +31,11 @@ FAULTS = [
        r"Access denied for user '([\w-]+)'@'([\d.%\w-]+)'",
        "the password of database user {0} (connecting from {1}) differs between MariaDB and the service's "
        "config; re-run the deploy to put the secrets file's password in both places."),
+    _f("config not readable by the service",
+       r"No sql_connection parameter is established|CantStartEngineError",
+       "the service found no database connection in its config: oslo.config skips a file its user cannot read. "
+       "Compare `ls -ln /etc/SERVICE` with `id SERVICE` (files a package made before phase 04 set the fixed ids "
+       "keep the old ones; phase 04 re-owns them when it moves an account), then re-run the deploy."),
     _f("wrong message-queue password",
        r"ACCESS_REFUSED - Login was refused using authentication mechanism|AMQP server on [\w.-]+:5672 is unreachable",
        "RabbitMQ refused the service's login or is down: check `rabbitmqctl list_users` on the controller and "

@@ -11,6 +11,9 @@ RECORDED = {
         "Connection refused)\")",
     "wrong database password": "sqlalchemy.exc.OperationalError: (pymysql.err.OperationalError) (1045, "
         "\"Access denied for user 'glance'@'192.168.0.5' (using password: YES)\")",
+    "config not readable by the service": "  File \"/usr/lib/python3/dist-packages/oslo_db/sqlalchemy/"
+        "enginefacade.py\", line 527, in _setup_for_connection\n    raise exception.CantStartEngineError(\n"
+        "oslo_db.exception.CantStartEngineError: No sql_connection parameter is established",
     "wrong message-queue password": "ERROR oslo.messaging._drivers.impl_rabbit [-] Connection failed: "
         "ACCESS_REFUSED - Login was refused using authentication mechanism AMQPLAIN.",
     "service user rejected by Keystone": "keystonemiddleware.auth_token [-] Identity response: "
