@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .inventory import Host, Inventory
-from .known_faults import recognise
+from .known_faults import recognise_by_source
 from .remote import Pool
 from .secrets import MASK, mask
 
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 MAX_BYTES = 256 * 1024          # per file written
 COMMAND_TIMEOUT = 30            # seconds per command on a host
+
+# Where the OpenStack, GlusterFS, libvirt and MariaDB/RabbitMQ services log.
+SERVICE_LOG_DIRS = tuple(f"/var/log/{d}" for d in ("keystone", "glance", "nova", "placement", "neutron", "cinder",
+                                                  "glusterfs", "libvirt/qemu", "mysql", "rabbitmq"))
 
 # name of the file -> command, on every host.
 COLLECT: dict[str, str] = {
@@ -32,7 +36,7 @@ COLLECT: dict[str, str] = {
         "journalctl -u \"$u\" -n 80 --no-pager 2>&1; done"),
     "journal-errors.txt": "journalctl -p err -n 200 --no-pager 2>&1 || true",
     "service-logs.txt": (
-        "for f in $(ls /var/log/{keystone,glance,nova,placement,neutron,cinder,glusterfs,libvirt/qemu}/*.log "
+        f"for f in $(ls {' '.join(d + '/*.log' for d in SERVICE_LOG_DIRS)} "
         "2>/dev/null); do echo \"=== $f\"; tail -n 120 \"$f\"; done"),
     "configs.txt": (
         "for f in $(ls /etc/{keystone,glance,nova,placement,neutron,neutron/plugins/ml2,cinder}/*.conf "
@@ -108,6 +112,7 @@ def collect(inventory: Inventory, pool: Pool, folder: Path, hosts: Sequence[Host
     """Collect from every host in parallel into folder/HOST/; return the folder."""
     targets = list(hosts or inventory.hosts)
     folder.mkdir(parents=True, exist_ok=True)
+
     def one(host: Host) -> list[Path]:
         extra = COLLECT_CONTROLLER if host.has_role("controller") else None
         return collect_host(pool, host, folder / host.name, extra)
@@ -120,11 +125,6 @@ def collect(inventory: Inventory, pool: Pool, folder: Path, hosts: Sequence[Host
 
 def known_faults_in(folder: Path) -> list[str]:
     """Known faults in the collected evidence, as 'host (files): fault: fix'."""
-    lines = []
-    for source in sorted(p for p in folder.iterdir() if p.is_dir()):
-        seen: dict[str, list[str]] = {}
-        for path in sorted(source.rglob("*.txt")):
-            for fault in recognise(path.read_text(errors="replace")):
-                seen.setdefault(fault, []).append(path.name)
-        lines += [f"{source.name} ({', '.join(files[:4])}): {fault}" for fault, files in seen.items()]
-    return lines
+    return [line for source in sorted(p for p in folder.iterdir() if p.is_dir())
+            for line in recognise_by_source(source.name, {path.name: path.read_text(errors="replace")
+                                                          for path in sorted(source.rglob("*.txt"))}, shown=4)]

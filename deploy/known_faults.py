@@ -3,6 +3,7 @@ recognised in failure messages and collected logs, each named with its fix."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -83,3 +84,12 @@ def recognise(text: str) -> list[str]:
         if match:
             found.append(fault.explain(match))
     return found
+
+
+def recognise_by_source(host: str, sources: Mapping[str, str], shown: int = 3) -> list[str]:
+    """Known faults in several texts of one host, each once, as 'host (where, ...): fault: fix'."""
+    seen: dict[str, list[str]] = {}
+    for where, text in sources.items():
+        for fault in recognise(text):
+            seen.setdefault(fault, []).append(where)
+    return [f"{host} ({', '.join(places[:shown])}): {fault}" for fault, places in seen.items()]

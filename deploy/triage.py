@@ -12,8 +12,9 @@ import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from .diagnostics import SERVICE_LOG_DIRS
 from .inventory import Inventory
-from .known_faults import recognise
+from .known_faults import recognise_by_source
 from .remote import Pool
 from .secrets import mask
 
@@ -38,8 +39,7 @@ def probe(units: Sequence[str], since: float) -> str:
         f"echo '=== journal'; journalctl -p err --since @{epoch} -n 100 --no-pager -o cat 2>/dev/null; "
         # log lines stamped since then (every line of an oslo traceback carries its stamp)
         f"since=$(date -d @{epoch} '+%Y-%m-%d %H:%M:%S'); "
-        "for f in $(find /var/log/keystone /var/log/glance /var/log/nova /var/log/placement /var/log/neutron "
-        "/var/log/cinder /var/log/glusterfs /var/log/mysql /var/log/rabbitmq -name '*.log' -newermt \"$since\" "
+        f"for f in $(find {' '.join(SERVICE_LOG_DIRS)} -name '*.log' -newermt \"$since\" "
         "2>/dev/null); do echo \"=== $f\"; tail -n 400 \"$f\" | awk -v s=\"$since\" "
         "'{t=$1\" \"$2; sub(/^\\[/, \"\", t)} t >= s' | grep -E 'ERROR|CRITICAL|Error|error|refused|denied' | "
         "tail -n 60; done; true")
@@ -59,11 +59,7 @@ def split_sources(text: str) -> dict[str, str]:
 
 def faults_in(host: str, text: str) -> list[str]:
     """Each known fault seen in a host's probe output, as 'host (source): fault: fix'."""
-    found: dict[str, list[str]] = {}
-    for source, body in split_sources(text).items():
-        for fault in recognise(body):
-            found.setdefault(fault, []).append(source)
-    return [f"{host} ({', '.join(sources[:3])}): {fault}" for fault, sources in found.items()]
+    return recognise_by_source(host, split_sources(text))
 
 
 def stopped_units(host: str, text: str) -> list[str]:
