@@ -43,8 +43,9 @@ COLLECT: dict[str, str] = {
         "/etc/neutron/plugins/ml2/*.ini /etc/libvirt/libvirtd.conf /etc/libvirt/qemu.conf /etc/fstab "
         "/etc/hosts 2>/dev/null); do echo \"=== $f\"; grep -Ev '^[[:space:]]*(#|$)' \"$f\"; done"),
     "listening.txt": "ss -ltnp 2>/dev/null || true",
-    "gluster.txt": "command -v gluster >/dev/null && { gluster peer status; gluster volume status; "
-                   "gluster volume info; } 2>&1 || echo 'no gluster here'",
+    # peers and volume info are local reads; volume status is asked on the controller only
+    "gluster.txt": "command -v gluster >/dev/null && { gluster peer status; gluster volume info; } 2>&1 "
+                   "|| echo 'no gluster here'",
     "mounts.txt": "findmnt -l 2>&1 | grep -E 'gluster|export|nova' || true",
     "virsh.txt": "command -v virsh >/dev/null && virsh -c qemu:///system list --all 2>&1 || echo 'no libvirt here'",
     "firewall.txt": "iptables -S 2>&1; iptables -t nat -S 2>&1",
@@ -54,6 +55,9 @@ COLLECT: dict[str, str] = {
 # when the APIs do not; when MariaDB itself is down, that is the evidence).
 _SQL = "mysql --connect-timeout=5 -t -e"
 COLLECT_CONTROLLER: dict[str, str] = {
+    # cluster-wide and takes glusterd's cluster lock: asked on five hosts at once,
+    # all but one answered "Another transaction is in progress"
+    "gluster-status.txt": "gluster volume status 2>&1; gluster volume status all detail 2>&1",
     "openstack-services.txt": (
         f"{_SQL} \"SELECT host, \\`binary\\`, disabled, updated_at, UTC_TIMESTAMP() AS now_utc "
         "FROM nova.services WHERE deleted=0\" 2>&1; "

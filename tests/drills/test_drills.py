@@ -119,7 +119,7 @@ def test_brick_offline(lab, repaired_after, tmp_path):
     assert verdict.returncode == 1, verdict.output[-3000:]
     assert f"GlusterFS bricks offline: {victim}:" in verdict.output, verdict.output[-3000:]
     assert f"gluster volume start {volume} force" in verdict.output
-    status = (verdict.diagnostics / inventory.controller.name / "gluster.txt").read_text()
+    status = (verdict.diagnostics / inventory.controller.name / "gluster-status.txt").read_text()
     assert re.search(rf"^Brick {victim}:\S+\s+N/A\s+N/A\s+N\s", status, re.M), status
     faults = (verdict.diagnostics / "known-faults.txt").read_text()
     assert f"GlusterFS brick offline: the brick {victim}:" in faults
