@@ -68,6 +68,13 @@ FAULTS = [
        r"The certificate is not yet valid",
        "clocks disagree between hosts: check chrony (`chronyc tracking`) on every host; tokens and "
        "certificates are rejected when clocks drift."),
+    _f("ebtables cannot delete the agent's ARP-protection rules",
+       r"Exit code: 4; Cmd: \['ebtables', '-t', 'nat'.*'-D', '(neutron(?:MAC|ARP)-[\w-]+)'.*--among-src|"
+       r"RULE_DELETE failed \(Invalid argument\): rule in chain (neutron(?:MAC|ARP)-[\w-]+)",
+       "the linuxbridge agent loops deleting a rule of {0}{1} by its spec, which ebtables-nft 1.8.9 cannot do on "
+       "kernels >= 6.3 (an `among` match); later ports on the host never go ACTIVE. Check "
+       "/etc/deploy/ebtables and `update-alternatives --query ebtables` on the host: phases 08/09 install the "
+       "front end where the probe says broken; re-run the deploy, then restart neutron-linuxbridge-agent there."),
     _f("metadata service unreachable from the guest",
        r"(?:failed|unable) to (?:get|fetch|connect to|reach) (?:the )?(?:metadata|http://169\.254\.169\.254)|"
        r"url_helper.*169\.254\.169\.254.*(?:failed|error)|169\.254\.169\.254.*(?:timed out|Connection refused)",

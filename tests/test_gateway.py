@@ -106,6 +106,7 @@ def test_port_security_and_sharing_change_in_place(inv):
     fake = FakeNeutron()
     converge(fake, want, apply=True)
     vm = next(n for n in fake.items["network"] if n["name"] == "vm")
-    vm["port_security_enabled"] = True
-    assert converge(fake, want, apply=True) == ["network vm: port_security_enabled is True, wanted False"]
-    assert vm["port_security_enabled"] is False and converge(fake, want, apply=False) == []
+    assert vm["port_security_enabled"] is True    # Neutron's default, enforced
+    vm["port_security_enabled"] = False
+    assert converge(fake, want, apply=True) == ["network vm: port_security_enabled is False, wanted True"]
+    assert vm["port_security_enabled"] is True and converge(fake, want, apply=False) == []

@@ -27,6 +27,10 @@ RECORDED = {
     "GlusterFS brick offline": "Status of volume: vm-instances\nGluster process                             TCP Port  "
         "RDMA Port  Online  Pid\n----\nBrick compute3:/export/gluster/brick        N/A       N/A        N       N/A\n",
     "clock skew": "keystone.exception.ValidationError: Token was not yet valid (issued in the future)",
+    "ebtables cannot delete the agent's ARP-protection rules": "ERROR neutron.agent.linux.utils [-] Exit code: 4; "
+        "Cmd: ['ebtables', '-t', 'nat', '--concurrent', '-D', 'neutronMAC-tap1f2e3d4c-5b', '-i', 'tap1f2e3d4c-5b', "
+        "'--among-src', 'fa:16:3e:1:2:3', '-j', 'RETURN']; Stdin: ; Stdout: ; Stderr: ebtables v1.8.9 "
+        "(nf_tables):  RULE_DELETE failed (Invalid argument): rule in chain neutronMAC-tap1f2e3d4c-5b",
     "metadata service unreachable from the guest": "[   12.1] cloud-init: url_helper.py[WARNING]: Calling "
         "'http://169.254.169.254/2009-04-04/meta-data/instance-id' failed [0/120s]: request error",
 }

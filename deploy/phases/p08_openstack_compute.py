@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import discover
 from ..inventory import Host, Inventory
 from ..steps import Await, Command, Ini, Packages, Service, Step
-from . import Context, Phase
+from . import Context, Phase, ebtables_repair
 from .p07_openstack_controller.common import authtoken, config, service_credentials, transport_url
 from .p07_openstack_controller.database import sql
 from .p07_openstack_controller.neutron import PUBLIC_PHYSNET
@@ -61,12 +61,18 @@ def neutron_agent_conf(ctx: Context) -> dict:
             "oslo_concurrency": {"lock_path": "/var/lib/neutron/tmp"}}
 
 
+# Asked of every host that runs the linuxbridge agent (phases 08 and 09).
+AGENT_FACTS = {"ebtables_among_delete": ebtables_repair.AMONG_DELETE}
+
+
 def agent_steps(ctx: Context, host: Host, script: str) -> tuple[list[Step], list[Step]]:
-    """The linuxbridge agent's files and service (phase 09 reuses them on the gateway)."""
+    """The linuxbridge agent's files and service (phase 09 reuses them on the
+    gateway); ebtables repaired first where the host needs it (its ARP protection)."""
     conf = config(script, "/etc/neutron/neutron.conf", neutron_agent_conf(ctx), group="neutron")
     agent = config(script, "/etc/neutron/plugins/ml2/linuxbridge_agent.ini", linuxbridge_agent(ctx.inventory, host),
                    group="neutron")
-    return [conf, agent], [Service(script, "neutron-linuxbridge-agent", restart_on=[conf, agent])]
+    return ([*ebtables_repair.steps(ctx, host, script), conf, agent],
+            [Service(script, "neutron-linuxbridge-agent", restart_on=[conf, agent])])
 
 
 def packages(ctx: Context, host: Host) -> list[Step]:
@@ -113,4 +119,4 @@ def steps(ctx: Context, host: Host) -> list[Step]:
 
 
 PHASE = Phase(8, "openstack-compute", ("compute", "controller"), steps,
-              discover={"virt_type": discover.VIRT_TYPE}, early=packages)
+              discover={"virt_type": discover.VIRT_TYPE, **AGENT_FACTS}, early=packages)

@@ -25,6 +25,9 @@ SERVICES = {
     "block-storage": ("cinder", "OpenStack Block Storage", 8776, "/v3/%(project_id)s"),
 }
 SERVICE_USERS = ["glance", "placement", "nova", "neutron", "cinder"]
+# The ordinary tenant: a project of its own, a user with the member role only;
+# its password is the secrets file's `demo_keystone`.
+DEMO = {"project": "demo", "user": "demo", "roles": ["member"], "description": "An ordinary tenant"}
 
 
 def endpoint(ctx: Context, service_type: str) -> str:
@@ -40,6 +43,7 @@ def catalog(ctx: Context) -> dict:
         "admin": {"auth_url": keystone_url(ctx.inventory), "username": "admin",
                   "password": ctx.secrets.get("admin_keystone").reveal()},
         "users": {u: ctx.secrets.get(f"{u}_keystone").reveal() for u in SERVICE_USERS},
+        "tenants": [DEMO | {"password": ctx.secrets.get("demo_keystone").reveal()}],
         "services": [{"name": name, "type": t, "description": desc,
                       "endpoints": {i: endpoint(ctx, t) for i in ("public", "internal", "admin")}}
                      for t, (name, desc, _, _) in SERVICES.items()],
@@ -81,7 +85,7 @@ def steps(ctx: Context) -> list[Step]:
     script = File("11-keystone-create-users", CATALOG_SCRIPT,
                   (Path(__file__).with_name("keystone_catalog.py")).read_text(), mode="0755")
     wanted = File("11-keystone-create-users", CATALOG_FILE, json.dumps(catalog(ctx), indent=1) + "\n",
-                  mode="0600", title=f"{CATALOG_FILE} (users, services, endpoints)")
+                  mode="0600", title=f"{CATALOG_FILE} (users, the demo tenant, services, endpoints)")
     return [
         # python3-keystoneclient: the catalog script runs before any other service
         # package would bring it in
@@ -105,6 +109,7 @@ def steps(ctx: Context) -> list[Step]:
         script,
         wanted,
         Command("11-keystone-create-users", f"{CATALOG_SCRIPT} apply {CATALOG_FILE}",
-                unless=f"{CATALOG_SCRIPT} check {CATALOG_FILE}", title="service users, services and endpoints"),
+                unless=f"{CATALOG_SCRIPT} check {CATALOG_FILE}",
+                title="service users, the demo project and user, services and endpoints"),
     ]
 

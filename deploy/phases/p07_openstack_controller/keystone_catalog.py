@@ -71,6 +71,8 @@ def converge(want, apply):
                     diffs.append(f"user {name}: no {role} role in project service")
                     if apply:
                         ks.roles.grant(roles[role], user=user, project=projects["service"])
+    for tenant in want.get("tenants", []):
+        diffs += converge_tenant(ks, want, tenant, projects, roles, users, apply)
     services = {s.type: s for s in ks.services.list()}
     endpoints = ks.endpoints.list()
     for svc in want["services"]:
@@ -91,6 +93,39 @@ def converge(want, apply):
                 diffs.append(f"endpoint {svc['name']} {interface}: {have[0].url} -> {url}")
                 if apply:
                     ks.endpoints.update(have[0], url=url)
+    return diffs
+
+
+def converge_tenant(ks, want, tenant, projects, roles, users, apply):
+    """An ordinary project with its own user, holding only the roles named
+    (`member`: what a cloud's users get; bootstrap makes that role)."""
+    diffs = []
+    name, user_name = tenant["project"], tenant["user"]
+    project = projects.get(name)
+    if project is None:
+        diffs.append(f"project {name} missing")
+        if not apply:
+            return diffs
+        project = projects[name] = ks.projects.create(name, domain="default", description=tenant["description"])
+    user = users.get(user_name)
+    if user is None:
+        diffs.append(f"user {user_name} missing")
+        if not apply:
+            return diffs
+        user = ks.users.create(user_name, domain="default", password=tenant["password"], enabled=True,
+                               default_project=project)
+    elif not password_works(want["admin"]["auth_url"], user_name, tenant["password"]):
+        diffs.append(f"user {user_name}: password differs from the secrets file")
+        if apply:
+            ks.users.update(user, password=tenant["password"])
+    for role in tenant["roles"]:
+        if role not in roles:
+            diffs.append(f"role {role} missing (keystone-manage bootstrap makes it)")
+            continue
+        if not ks.role_assignments.list(user=user, project=project, role=roles[role]):
+            diffs.append(f"user {user_name}: no {role} role in project {name}")
+            if apply:
+                ks.roles.grant(roles[role], user=user, project=project)
     return diffs
 
 

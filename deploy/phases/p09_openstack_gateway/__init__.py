@@ -15,6 +15,7 @@ from __future__ import annotations
 from ...inventory import Host
 from ...steps import Step
 from .. import Context, Phase
+from ..p08_openstack_compute import AGENT_FACTS
 from . import agents, dashboard, networks
 
 
@@ -31,4 +32,4 @@ def packages(ctx: Context, host: Host) -> list[Step]:
     return [agents.packages(), dashboard.packages()] if host.has_role("gateway") else []
 
 
-PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps, early=packages)
+PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps, early=packages, discover=AGENT_FACTS)

@@ -57,12 +57,10 @@ def wanted(ctx: Context) -> dict:
                         "gateway_ip": inv.public.operator_address,
                         "allocation_pools": [{"start": start, "end": end}]}},
             {"name": VM_NETWORK,
-             # Port security off: with it, the linuxbridge agent's ARP protection
-             # deletes ebtables rules with an `among` match, which Debian 12's
-             # ebtables-nft refuses (RULE_DELETE: Invalid argument); the agent then
-             # retries forever and new ports never go ACTIVE. Security groups are
-             # created (the report's rules) but not enforced on this network.
-             "attributes": {"shared": True, "provider:network_type": "vxlan", "port_security_enabled": False},
+             # port security on, Neutron's default: security groups and ARP
+             # protection enforced (on hosts whose ebtables-nft cannot delete
+             # `among` rules, phases 08/09 repaired it: ebtables_repair.py)
+             "attributes": {"shared": True, "provider:network_type": "vxlan", "port_security_enabled": True},
              "subnet": {"name": VM_SUBNET, "cidr": str(inv.vm.cidr), "enable_dhcp": True,
                         "gateway_ip": vm_gateway}},
         ],
