@@ -34,11 +34,12 @@ AMONG_DELETE = (
     f"elif $t -D $c {PROBE_RULE} 2>/dev/null; then r=works; else r=broken; fi; "
     "$t -F $c 2>/dev/null; $t -X $c 2>/dev/null; echo $r")
 
+SELECTED = f"update-alternatives --query ebtables | grep -qxF {shlex.quote('Value: ' + FRONT)}"
 INSTALL = (f"update-alternatives --install /usr/sbin/ebtables ebtables {FRONT} {PRIORITY} "
            "--slave /usr/sbin/ebtables-save ebtables-save /usr/sbin/ebtables-nft-save "
            "--slave /usr/sbin/ebtables-restore ebtables-restore /usr/sbin/ebtables-nft-restore "
-           f"&& update-alternatives --set ebtables {FRONT}")
-SELECTED = f"update-alternatives --query ebtables | grep -qxF {shlex.quote('Value: ' + FRONT)}"
+           # auto mode picks the highest priority; a manual choice of another is overruled
+           f"&& {{ {SELECTED} || update-alternatives --set ebtables {FRONT}; }}")
 REGISTERED = f"update-alternatives --list ebtables 2>/dev/null | grep -qxF {FRONT}"
 
 
