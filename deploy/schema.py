@@ -78,9 +78,10 @@ class Field:
             raise InventoryError(f"{where}: expected {self.kind} ({self.allowed}), got {describe(value)}")
         if self.item is not None:
             items = [self.item.parse(f"{where}[{i}]", v) for i, v in enumerate(value)]
+            first: dict[Any, int] = {}
             for i, v in enumerate(items):
-                if items.index(v) != i:
-                    raise InventoryError(f"{where}[{i}]: {show(value[i])} is listed twice (first as {where}[{items.index(v)}])")
+                if first.setdefault(v, i) != i:
+                    raise InventoryError(f"{where}[{i}]: {show(value[i])} is listed twice (first as {where}[{first[v]}])")
             return items
         try:
             return self.check(value) if self.check else value

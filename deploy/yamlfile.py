@@ -97,6 +97,26 @@ def parse(text: str) -> Any:
         raise YamlFileError(f"nested too deeply to read (more than {MAX_DEPTH} levels are never needed)") from None
 
 
-def read(path: Path) -> Any:
+def read(path: Path, max_bytes: int = 1 << 20) -> Any:
     """Read and parse `path`; OSError is left to the caller, which names the file."""
-    return parse(decode(Path(path).read_bytes()))
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise YamlFileError(f"line 1, column 1: larger than {max_bytes} bytes, far more than this file ever holds")
+    return parse(decode(data))
+
+
+def kind_of(value: Any) -> str:
+    """What YAML made of a value, without showing it (it may be a password)."""
+    kinds = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a mapping",
+             type(None): "nothing (null)", str: "a string"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def where_is(path: Path, key: str) -> str:
+    """`line L, column C` of the value of a top-level `key`, in a file that parsed."""
+    node = yaml.compose(decode(Path(path).read_bytes()), Loader=StrictLoader)
+    for key_node, value_node in getattr(node, "value", []):
+        if getattr(key_node, "value", None) == key:
+            return _at(value_node.start_mark)
+    return "line 1, column 1"

@@ -115,3 +115,28 @@ def test_not_yaml(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InventoryError, match="cannot read inventory"):
         load_inventory(tmp_path / "nope.yaml")
+
+
+# ---------------------------------------------------------------- the secrets file, read as strictly
+SECRETS_CASES = {
+    "yaml syntax": (b"a: [\n", "line 2, column 1: not valid YAML"),
+    "not utf-8": (b"a: x\nb: \xff\n", "line 2, column 4: byte 0xff is not UTF-8"),
+    "duplicate name": (b"a: x\na: y\n", "line 2, column 1: duplicate key 'a' (first at line 1)"),
+    "list as a name": (b"[a]: x\n", "line 1, column 1: a mapping key is a list"),
+    "number as a value": (b"a: x\nnova_db: 12345\n", "line 2, column 10: nova_db: expected a string (quote it), got a number"),
+    "not a mapping": (b"- a\n", "line 1, column 1: expected a mapping of names to strings, got a list"),
+}
+
+
+@pytest.mark.parametrize("case", SECRETS_CASES, ids=list(SECRETS_CASES))
+def test_broken_secrets_file_names_line_and_column(tmp_path, case):
+    from deploy.secrets import Secrets, SecretsError
+
+    content, expected = SECRETS_CASES[case]
+    path = tmp_path / "inventory.secrets.yaml"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(SecretsError) as err:
+        Secrets(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {expected}") and "\n" not in message, message
