@@ -64,6 +64,9 @@ def _check_hosts(inv: Inventory) -> None:
         if host.name in names:
             raise InventoryError(f"{where}.name: duplicate host name, already used by hosts[{names[host.name]}]")
         names[host.name] = i
+        if host.name == "gateway" and not host.has_role("gateway"):
+            raise InventoryError(f"{where}.name: 'gateway' is the gateway's other name in /etc/hosts "
+                                 "(allowed: any other name, or this one on the gateway)")
         if host.address in addresses:
             raise InventoryError(f"{where}.address: {host.address} is already the address of {addresses[host.address]}")
         addresses[host.address] = host.name

@@ -174,8 +174,8 @@ def host_name(value: str) -> str:
         raise Bad("is not a host name")
     if value.isdigit():
         raise Bad("is all digits")
-    if value in ("localhost", "gateway"):
-        raise Bad("is a name /etc/hosts already gives another meaning")
+    if value == "localhost":
+        raise Bad("is this machine's own name in /etc/hosts")
     return value
 
 

@@ -55,7 +55,7 @@ SSH = {
 
 HOST = {
     "name": Field("string", "a host name: 1-63 lowercase ASCII letters, digits and - (RFC 1123), "
-                  "not all digits, not localhost or gateway, unique", check=host_name),
+                  "not all digits, not localhost, unique; gateway only for the gateway", check=host_name),
     "address": Field("string", "an IPv4 address inside networks.management.cidr, unique, not its network, "
                      "broadcast or operator address", check=ipv4),
     "roles": Field("list", f"one or more of {', '.join(ROLES)}; exactly one controller and one gateway, "

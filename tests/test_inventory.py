@@ -140,3 +140,46 @@ def test_broken_secrets_file_names_line_and_column(tmp_path, case):
         Secrets(path)
     message = str(err.value)
     assert message.startswith(f"{path}: {expected}") and "\n" not in message, message
+
+
+# ---------------------------------------------------------------- image files: inside the inventory's directory, or named absolutely
+def image_inventory(tmp_path: Path, file: str) -> Path:
+    data = base()
+    data["images"] = [{"name": "local", "file": file}]
+    return write(tmp_path, data)
+
+
+def test_image_file_inside_the_inventory_directory_is_taken(tmp_path):
+    (tmp_path / "images").mkdir()
+    inv = load_inventory(image_inventory(tmp_path, "images/disk.qcow2"), check_keys=False)
+    assert inv.images[0].file == (tmp_path / "images/disk.qcow2").resolve()
+
+
+def test_image_file_named_absolutely_is_taken_on_purpose(tmp_path):
+    inv = load_inventory(image_inventory(tmp_path, "/srv/images/disk.qcow2"), check_keys=False)
+    assert inv.images[0].file == Path("/srv/images/disk.qcow2")
+
+
+@pytest.mark.parametrize("file", ["../secret.img", "images/../../secret.img", "link/disk.img", "~/disk.img"])
+def test_image_file_leading_outside_is_refused(tmp_path, file):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project/link").symlink_to(tmp_path)   # a symlink out of the directory
+    with pytest.raises(InventoryError, match=r"images\[0\]\.file: '.*' (leads outside|starts with ~)"):
+        load_inventory(image_inventory(tmp_path / "project", file), check_keys=False)
+
+
+def test_defaults_fill_a_minimal_inventory(tmp_path):
+    """Only what has no default: the defaults of the schema's table apply."""
+    text = """
+networks: {management: {cidr: 10.1.0.0/24}, public: {cidr: 10.2.0.0/24}, vm: {cidr: 10.3.0.0/24}}
+hosts:
+  - {name: ctl, address: 10.1.0.5, roles: [controller]}
+  - {name: cmp, address: 10.1.0.1, roles: [compute, gateway], interfaces: {management: eth1, public: eth0},
+     public_address: 10.2.0.1}
+glusterfs: {replica: 1}
+"""
+    inv = load_inventory(write(tmp_path, text), check_keys=False)
+    assert (inv.region, inv.release, inv.package_mirror, inv.package_proxy) == ("RegionOne", "zed", "auto", "")
+    assert (inv.glusterfs.volume, inv.glusterfs.brick_path) == ("vm-instances", "/export/gluster")
+    assert inv.host("ctl").interfaces == {"management": "eth0"} and inv.host("ctl").port == 22
+    assert (inv.lab.embedded, inv.lab.brick_size, inv.lab.cache_dir) == (False, "2G", tmp_path / ".lab/cache")
