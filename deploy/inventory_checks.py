@@ -5,9 +5,10 @@ naming the field at fault, its value and what is allowed."""
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 from .inventory import Host, Inventory
-from .schema import InventoryError
+from .schema import SYSTEM_DIRS, InventoryError
 
 
 def check_relations(inv: Inventory) -> None:
@@ -150,6 +151,12 @@ def _check_glusterfs(inv: Inventory) -> None:
 
 
 def _check_lab(inv: Inventory) -> None:
+    # `python -m lab destroy` removes what it made under these: never a system directory
+    for key in ("state_dir", "cache_dir"):
+        path = getattr(inv.lab, key)
+        if str(path) in SYSTEM_DIRS or path == Path.home():
+            raise InventoryError(f"lab.{key}: {str(path)!r} is a system or home directory "
+                                 "(allowed: a directory of the lab's own, like .lab)")
     if not inv.lab.embedded:
         return
     for key, net in (("management", inv.management), ("public", inv.public)):

@@ -86,6 +86,7 @@ CASES: dict[str, tuple[Any, str, str]] = {
     "lab.brick_size negative": (put("lab.brick_size", "-8G"), "lab.brick_size", "'-8G'"),
     "lab.brick_size no unit": (put("lab.brick_size", 8), "lab.brick_size", "got integer 8"),
     "lab.brick_size too small": (put("lab.brick_size", "100M"), "lab.brick_size", "XFS"),
+    "lab.state_dir the root": (put("lab.state_dir", "/"), "lab.state_dir", "system or home directory"),
     "lab unknown key": (put("lab.embeded", True), "lab.embeded", "did you mean 'embedded'?"),
     # ------------------------------------------------ ssh
     "ssh.port negative": (put("ssh.port", -22), "ssh.port", "-22 is out of range"),
