@@ -19,6 +19,7 @@ USER = r"[a-z_][a-z0-9_-]{0,31}"
 USER_TEXT = "a POSIX user name: lowercase letters, digits, _ and -, up to 32"
 IFACE_TEXT = "a Linux interface name: 1-15 letters, digits, _ . -, starting with a letter or digit"
 PATH_TEXT = "one line of text; relative to the inventory's directory"
+LAB_DIR_TEXT = PATH_TEXT + "; not a system or home directory"
 HOST_PATH_TEXT = ("an absolute, normalized path of letters, digits, inner spaces and ._+@%,=~- "
                   "(no : or quotes), not a system directory like /var")
 VOLUME_TEXT = "a GlusterFS volume name: 1-64 letters, digits, _ and -, starting with a letter or digit"
@@ -95,8 +96,8 @@ LAB = {
     "embedded": _bool(False),
     "name": Field("string", "1-6 lowercase letters and digits, starting with a letter (it prefixes interface names)",
                   check=pattern(r"[a-z][a-z0-9]{0,5}", "is not a lab name"), default="lab"),
-    "state_dir": Field("path", PATH_TEXT, check=local_path, default=".lab"),
-    "cache_dir": Field("path", PATH_TEXT, check=local_path, default=None, default_doc="STATE_DIR/cache"),
+    "state_dir": Field("path", LAB_DIR_TEXT, check=local_path, default=".lab"),
+    "cache_dir": Field("path", LAB_DIR_TEXT, check=local_path, default=None, default_doc="STATE_DIR/cache"),
     "brick_size": Field("string", "a size with unit M, G or T, at least 300M (XFS's smallest), like 8G",
                         check=size, default="2G"),
 }
