@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from . import yamlfile
+
 MASK = "******"
 _known: set[str] = set()
 _known_lock = threading.Lock()
@@ -101,11 +103,17 @@ class Secrets:
         if mode & 0o077:
             raise SecretsError(f"{self.path}: mode {mode:o} lets others read the secrets; run chmod 600 {self.path}")
         try:
-            data = yaml.safe_load(self.path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise SecretsError(f"{self.path}: not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-            raise SecretsError(f"{self.path}: expected a mapping of names to strings")
+            data = yamlfile.read(self.path)
+        except yamlfile.YamlFileError as e:
+            raise SecretsError(f"{self.path}: {e}") from None
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise SecretsError(f"{self.path}: line 1, column 1: expected a mapping of names to strings, "
+                               f"got {yamlfile.kind_of(data)}")
+        for name, value in data.items():  # keys are strings: the strict loader refuses others
+            if not isinstance(value, str):
+                raise SecretsError(f"{self.path}: {yamlfile.where_is(self.path, name)}: {name}: expected a string "
+                                   f"(quote it), got {yamlfile.kind_of(value)}")
         return data
 
     def get(self, name: str) -> Secret:

@@ -42,23 +42,23 @@ def mutate(fn):
 
 
 CASES = {
-    "unknown top key": (lambda d: d.update(colour="blue"), "colour: unknown key"),
-    "unknown host key": (lambda d: d["hosts"][1].update(adress="192.168.0.9"), "hosts[1] (compute2).adress: unknown key"),
+    "unknown top key": (lambda d: d.update(colour="blue"), "colour: unknown key (allowed: lab, ssh, networks,"),
+    "unknown host key": (lambda d: d["hosts"][1].update(adress="192.168.0.9"), "hosts[1] (compute2).adress: unknown key (did you mean 'address'?"),
     "duplicate name": (lambda d: d["hosts"][1].update(name="compute1"), "hosts[1] (compute1).name: duplicate host name"),
     "duplicate address": (lambda d: d["hosts"][2].update(address="192.168.0.2"), "hosts[2] (compute3).address: 192.168.0.2 is already"),
     "bad address": (lambda d: d["hosts"][0].update(address="192.168.0.300"), "hosts[0] (compute1).address: '192.168.0.300' is not an IPv4"),
     "address outside network": (lambda d: d["hosts"][0].update(address="10.9.9.9"), "hosts[0] (compute1).address: 10.9.9.9 is outside"),
     "no controller": (lambda d: d["hosts"][4].update(roles=["compute"]), "exactly one host must have role 'controller', found 0"),
     "no gateway": (lambda d: d["hosts"][0].update(roles=["compute"]), "exactly one host must have role 'gateway', found 0"),
-    "unknown role": (lambda d: d["hosts"][0].update(roles=["compute", "router"]), "hosts[0] (compute1).roles: unknown role 'router'"),
+    "unknown role": (lambda d: d["hosts"][0].update(roles=["compute", "router"]), "hosts[0] (compute1).roles[1]: 'router' is not known (allowed: controller, compute, gateway)"),
     "replica does not fit": (lambda d: d["glusterfs"].update(replica=3), "glusterfs.replica: 3 does not fit the 4 compute hosts"),
-    "replica not a number": (lambda d: d["glusterfs"].update(replica="four"), "glusterfs.replica: expected int"),
+    "replica not a number": (lambda d: d["glusterfs"].update(replica="four"), "glusterfs.replica: expected integer (an integer 1-64 dividing the number of compute hosts), got string 'four'"),
     "gateway without public interface": (lambda d: d["hosts"][0]["interfaces"].pop("public"), "hosts[0] (compute1).interfaces.public: required on the gateway"),
     "missing networks": (lambda d: d.pop("networks"), "networks: required"),
     "bad cidr": (lambda d: d["networks"]["vm"].update(cidr="10.0.0.0/33"), "networks.vm.cidr: '10.0.0.0/33' is not a network"),
-    "relative brick path": (lambda d: d["glusterfs"].update(brick_path="export"), "glusterfs.brick_path: must be an absolute path"),
+    "relative brick path": (lambda d: d["glusterfs"].update(brick_path="export"), "glusterfs.brick_path: 'export' is not an absolute path"),
     "proxy not http": (lambda d: d["packages"].update(proxy="ftp://x"), "packages.proxy: 'ftp://x' must be an http:// URL"),
-    "hosts not a list": (lambda d: d.update(hosts={"a": 1}), "hosts: expected list"),
+    "hosts not a list": (lambda d: d.update(hosts={"a": 1}), "hosts: expected list (one or more hosts), got a mapping of 1 keys"),
     "volumes on the instances volume": (lambda d: d["glusterfs"].update(volumes_volume="vm-instances"),
                                         "glusterfs.volumes_volume: must differ from glusterfs.volume"),
     "provider interface off the gateway": (lambda d: d["hosts"][1]["interfaces"].update(provider="eth2"),
@@ -82,7 +82,8 @@ def test_broken_inventory_names_the_field(tmp_path, case):
 
 def test_duplicate_yaml_key_is_refused(tmp_path):
     text = (ROOT / "inventory.yaml").read_text().replace("openstack:\n", "openstack:\n  region: A\n", 1)
-    with pytest.raises(InventoryError, match=r"duplicate key 'region' at line \d+"):
+    first = text.splitlines().index("  region: A") + 1
+    with pytest.raises(InventoryError, match=rf"line {first + 2}, column 3: duplicate key 'region' \(first at line {first}\)"):
         load_inventory(write(tmp_path, text), check_keys=False)
 
 
@@ -114,3 +115,71 @@ def test_not_yaml(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InventoryError, match="cannot read inventory"):
         load_inventory(tmp_path / "nope.yaml")
+
+
+# ---------------------------------------------------------------- the secrets file, read as strictly
+SECRETS_CASES = {
+    "yaml syntax": (b"a: [\n", "line 2, column 1: not valid YAML"),
+    "not utf-8": (b"a: x\nb: \xff\n", "line 2, column 4: byte 0xff is not UTF-8"),
+    "duplicate name": (b"a: x\na: y\n", "line 2, column 1: duplicate key 'a' (first at line 1)"),
+    "list as a name": (b"[a]: x\n", "line 1, column 1: a mapping key is a list"),
+    "number as a value": (b"a: x\nnova_db: 12345\n", "line 2, column 10: nova_db: expected a string (quote it), got a number"),
+    "not a mapping": (b"- a\n", "line 1, column 1: expected a mapping of names to strings, got a list"),
+}
+
+
+@pytest.mark.parametrize("case", SECRETS_CASES, ids=list(SECRETS_CASES))
+def test_broken_secrets_file_names_line_and_column(tmp_path, case):
+    from deploy.secrets import Secrets, SecretsError
+
+    content, expected = SECRETS_CASES[case]
+    path = tmp_path / "inventory.secrets.yaml"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(SecretsError) as err:
+        Secrets(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {expected}") and "\n" not in message, message
+
+
+# ---------------------------------------------------------------- image files: inside the inventory's directory, or named absolutely
+def image_inventory(tmp_path: Path, file: str) -> Path:
+    data = base()
+    data["images"] = [{"name": "local", "file": file}]
+    return write(tmp_path, data)
+
+
+def test_image_file_inside_the_inventory_directory_is_taken(tmp_path):
+    (tmp_path / "images").mkdir()
+    inv = load_inventory(image_inventory(tmp_path, "images/disk.qcow2"), check_keys=False)
+    assert inv.images[0].file == (tmp_path / "images/disk.qcow2").resolve()
+
+
+def test_image_file_named_absolutely_is_taken_on_purpose(tmp_path):
+    inv = load_inventory(image_inventory(tmp_path, "/srv/images/disk.qcow2"), check_keys=False)
+    assert inv.images[0].file == Path("/srv/images/disk.qcow2")
+
+
+@pytest.mark.parametrize("file", ["../secret.img", "images/../../secret.img", "link/disk.img", "~/disk.img"])
+def test_image_file_leading_outside_is_refused(tmp_path, file):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project/link").symlink_to(tmp_path)   # a symlink out of the directory
+    with pytest.raises(InventoryError, match=r"images\[0\]\.file: '.*' (leads outside|starts with ~)"):
+        load_inventory(image_inventory(tmp_path / "project", file), check_keys=False)
+
+
+def test_defaults_fill_a_minimal_inventory(tmp_path):
+    """Only what has no default: the defaults of the schema's table apply."""
+    text = """
+networks: {management: {cidr: 10.1.0.0/24}, public: {cidr: 10.2.0.0/24}, vm: {cidr: 10.3.0.0/24}}
+hosts:
+  - {name: ctl, address: 10.1.0.5, roles: [controller]}
+  - {name: cmp, address: 10.1.0.1, roles: [compute, gateway], interfaces: {management: eth1, public: eth0},
+     public_address: 10.2.0.1}
+glusterfs: {replica: 1}
+"""
+    inv = load_inventory(write(tmp_path, text), check_keys=False)
+    assert (inv.region, inv.release, inv.package_mirror, inv.package_proxy) == ("RegionOne", "zed", "auto", "")
+    assert (inv.glusterfs.volume, inv.glusterfs.brick_path) == ("vm-instances", "/export/gluster")
+    assert inv.host("ctl").interfaces == {"management": "eth0"} and inv.host("ctl").port == 22
+    assert (inv.lab.embedded, inv.lab.brick_size, inv.lab.cache_dir) == (False, "2G", tmp_path / ".lab/cache")

@@ -11,6 +11,7 @@ from ..firewall import Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
 from ..steps import Block, File, Line, Step, Sysctl
 from . import Context, Phase
+from .config_values import one_line
 
 SYSCTL_FILE = "/etc/sysctl.d/60-ip-forward.conf"
 
@@ -30,18 +31,22 @@ def nat_rules(inv: Inventory) -> RuleSet:
 
 def hosts_lines(inv: Inventory) -> list[str]:
     """The report's config/hosts: every host by name; the gateway also as 'gateway'."""
-    return [f"{h.address}\t{h.name}" + ("\tgateway" if h.has_role("gateway") else "") for h in inv.hosts]
+    return [one_line(f"{h.address}\t{h.name}", "hosts[].name") + ("\tgateway" if h.has_role("gateway") else "")
+            for h in inv.hosts]
 
 
 def apt_steps(inv: Inventory) -> list[Step]:
     """Package proxy and mirror, before the first package anywhere is installed."""
     result: list[Step] = []
     if inv.package_proxy:
+        proxy = one_line(inv.package_proxy, "packages.proxy")
+        if '"' in proxy:
+            raise ValueError(f"packages.proxy: {proxy!r} carries a quote, which ends apt's value")
         result.append(File("00-apt-sources", "/etc/apt/apt.conf.d/01deploy-proxy",
-                           f'Acquire::http::Proxy "{inv.package_proxy}";\n'))
+                           f'Acquire::http::Proxy "{proxy}";\n'))
     if inv.package_mirror != "auto":  # auto: keep the host's own sources
         result.append(File("00-apt-sources", "/etc/apt/sources.list.d/debian.sources",
-                           f"Types: deb\nURIs: {inv.package_mirror}\nSuites: bookworm bookworm-updates\n"
+                           f"Types: deb\nURIs: {one_line(inv.package_mirror, 'packages.mirror')}\nSuites: bookworm bookworm-updates\n"
                            "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"))
     return result
 

@@ -7,6 +7,8 @@ and the gateway's public interface is default-deny except SSH.
 """
 from __future__ import annotations
 
+import shlex
+
 from ..firewall import Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
 from ..steps import Command, Packages, Service, Step
@@ -61,7 +63,8 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result.append(Packages("03-glusterfs-install", PACKAGES + (BRICK_PACKAGES if host.has_role("compute") else [])))
     if host.has_role("compute"):
         for brick in brick_dirs(inv):
-            result.append(Command("03-glusterfs-install", f"mkdir -p {brick}", unless=f"test -d {brick}",
+            result.append(Command("03-glusterfs-install", f"mkdir -p {shlex.quote(brick)}",
+                                  unless=f"test -d {shlex.quote(brick)}",
                                   title=f"brick directory {brick}"))
     result.append(Service("04-glusterfs-start", "glusterd"))
     return result

@@ -44,8 +44,9 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     peers = [h for h in inv.hosts if h.name != host.name and (h.has_role("compute") or h.has_role("controller"))]
     result: list[Step] = []
     for peer in peers:
-        result.append(Command("01-glusterfs-probe", f"{GLUSTER} peer probe {peer.name}",
-                              unless=f"gluster pool list | awk 'NR>1 {{print $2}}' | grep -qx {peer.name}",
+        name = shlex.quote(peer.name)
+        result.append(Command("01-glusterfs-probe", f"{GLUSTER} peer probe {name}",
+                              unless=f"gluster pool list | awk 'NR>1 {{print $2}}' | grep -qx -- {name}",
                               title=f"peer {peer.name} in the pool"))
     result.append(Await("01-glusterfs-probe",
                         f"test $(gluster pool list | awk 'NR>1 && $3==\"Connected\"' | wc -l) -eq {len(peers) + 1}",
@@ -60,7 +61,7 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
     members = bricks(inv, name)
     result: list[Step] = [Command(
         "02-glusterfs-create-volume",
-        f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {' '.join(members)}",
+        f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {shlex.join(members)}",
         unless=f"gluster volume info {vol} >/dev/null 2>&1", title=f"volume {name} exists")]
     group_keys = f"/var/lib/glusterd/groups/{OPTION_GROUP}"
     result.append(Command(

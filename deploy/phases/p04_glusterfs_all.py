@@ -11,9 +11,12 @@ GlusterFS's FUSE client instead. Data lands on the replicated bricks.
 """
 from __future__ import annotations
 
+import shlex
+
 from ..inventory import Host, Inventory
 from ..steps import Account, Command, File, Line, Step
 from . import Context, Phase
+from .config_values import fstab_field
 from .ids import ACCOUNTS, NOVA_GID, NOVA_UID
 
 MOUNT_OPTIONS = "defaults,_netdev"
@@ -35,22 +38,23 @@ exec mount -t glusterfs "$1" "$2"
 def fstab_line(inv: Inventory) -> str:
     """localhost as in the report (every host runs glusterd); other peers as fallbacks."""
     backups = ":".join(h.name for h in inv.with_role("compute")[:3])
-    return (f"localhost:/{inv.glusterfs.volume} {inv.glusterfs.mount_point} glusterfs "
+    return (f"{fstab_field('localhost:/' + inv.glusterfs.volume)} {fstab_field(inv.glusterfs.mount_point)} glusterfs "
             f"{MOUNT_OPTIONS},backup-volfile-servers={backups} 0 0")
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
     inv = ctx.inventory
-    mount = inv.glusterfs.mount_point
+    mount, word = inv.glusterfs.mount_point, shlex.quote(inv.glusterfs.mount_point)
+    owner = shlex.quote(f"{NOVA_UID}:{NOVA_GID} 755")
     result: list[Step] = [Account("00-ids", g, gid, u, uid, home or "/nonexistent", shell or "/usr/sbin/nologin")
                           for g, gid, u, uid, home, shell in ACCOUNTS]
     result += [
         Line("01-glusterfs-mount", "/etc/fstab", fstab_line(inv),
-             match=lambda line: line.split()[1:2] == [mount], title=f"/etc/fstab mounts {mount}"),
-        Command("01-glusterfs-mount", f"mkdir -p {mount} && mount {mount}",
-                unless=f"findmnt -n -t fuse.glusterfs {mount} >/dev/null", title=f"{mount} mounted"),
-        Command("01-glusterfs-mount", f"chown {NOVA_UID}:{NOVA_GID} {mount} && chmod 0755 {mount}",
-                unless=f"test \"$(stat -c '%u:%g %a' {mount})\" = '{NOVA_UID}:{NOVA_GID} 755'",
+             match=lambda line: line.split()[1:2] == [fstab_field(mount)], title=f"/etc/fstab mounts {mount}"),
+        Command("01-glusterfs-mount", f"mkdir -p {word} && mount {word}",
+                unless=f"findmnt -n -t fuse.glusterfs {word} >/dev/null", title=f"{mount} mounted"),
+        Command("01-glusterfs-mount", f"chown {NOVA_UID}:{NOVA_GID} {word} && chmod 0755 {word}",
+                unless=f"stat -c '%u:%g %a' {word} | grep -qxF {owner}",
                 title=f"{mount} owned by nova, mode 0755"),
         # A real NFS client's helper is not ours to replace: stop and say so.
         Command("02-volumes-mount-helper",

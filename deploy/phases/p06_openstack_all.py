@@ -13,6 +13,7 @@ from .. import discover
 from ..inventory import Host
 from ..steps import Command, File, Packages, Service, Step
 from . import Context, Phase
+from .config_values import one_word
 
 PRESEED_FILE = "/var/lib/deploy/preseed.cfg"
 PRESEED_DONE = "/var/lib/deploy/preseed.done"
@@ -30,7 +31,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result: list[Step] = []
     sources = File("03-ntp-config", CHRONY_SOURCES,
                    "# Written by the deploy suite from the inventory's time.ntp_servers\n"
-                   + "".join(f"server {s} iburst\n" for s in inv.ntp_servers))
+                   + "".join(f"server {one_word(s, 'time.ntp_servers')} iburst\n" for s in inv.ntp_servers))
     result += [
         Packages("02-ntp-install", ["chrony"]),
         sources,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ...inventory import Inventory
 from ...steps import Await, File, Packages, Service, Step
 from .. import Context
+from ..config_values import one_line
 from .common import RABBIT_UWSGI
 from .common import authtoken, config, controller_name, db_sync, db_url, transport_url, uwsgi_workers
 from .keystone import python_get
@@ -24,7 +25,7 @@ SERVICES = ["cinder-api", "cinder-scheduler", "cinder-volume"]
 
 
 def share(inv: Inventory) -> str:
-    return f"{controller_name(inv)}:/{inv.glusterfs.volumes_volume}"
+    return one_line(f"{controller_name(inv)}:/{inv.glusterfs.volumes_volume}", "glusterfs.volumes_volume")
 
 
 def cinder_conf(ctx: Context) -> dict:

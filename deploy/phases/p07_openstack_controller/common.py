@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...inventory import Inventory
 from ...steps import Command, Ini, Step
 from .. import Context
+from ..config_values import ini_settings
 
 API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
 # One thread per process: the APIs are eventlet-patched, and a green thread (the
@@ -81,5 +82,5 @@ def db_sync(script: str, package: str, command: str, user: str) -> Command:
 
 def config(script: str, path: str, settings: dict, group: str, mode: str = "0640") -> Step:
     """A service's config file: readable by its group only, as Debian leaves it."""
-    return Ini(script, path, settings, mode=mode, owner="root", group=group)
+    return Ini(script, path, ini_settings(settings, path), mode=mode, owner="root", group=group)
 

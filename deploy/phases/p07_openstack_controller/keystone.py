@@ -103,8 +103,8 @@ def steps(ctx: Context) -> list[Step]:
         Await("10-keystone-start", python_get(url), f"Keystone answering on {url}", timeout=120),
         Command("11-keystone-create-users",
                 f"keystone-manage bootstrap --bootstrap-password='{admin_pw}' "
-                f"--bootstrap-admin-url {public} --bootstrap-internal-url {public} --bootstrap-public-url {public} "
-                f"--bootstrap-region-id {inv.region}",
+                f"--bootstrap-admin-url {shlex.quote(public)} --bootstrap-internal-url {shlex.quote(public)} "
+                f"--bootstrap-public-url {shlex.quote(public)} --bootstrap-region-id {shlex.quote(inv.region)}",
                 unless=token_works, title="admin bootstrapped with the secrets file's password"),
         script,
         wanted,
