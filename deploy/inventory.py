@@ -32,6 +32,8 @@ class Host:
     sudo: bool
     interfaces: dict[str, str]
     public_address: str | None = None
+    known_hosts: Path = Path("~/.ssh/known_hosts")   # the host keys SSH accepts (ssh.known_hosts)
+    trust_on_first_use: bool = False                 # record an unknown key there (never a changed one)
 
     def has_role(self, role: str) -> bool:
         return role == "all" or role in self.roles
@@ -269,7 +271,11 @@ def _parse(path: Path, raw: Any) -> Inventory:
         brick_size=str(lab_f.get("brick_size", (str, int), "2G")),
     )
 
-    ssh = _Fields("ssh", top.get("ssh", dict, {}), {"user", "key", "port", "sudo"})
+    ssh = _Fields("ssh", top.get("ssh", dict, {}), {"user", "key", "port", "sudo", "known_hosts", "trust_on_first_use"})
+    # the embedded lab writes the host keys it generates there
+    known_hosts = base / Path(ssh.get("known_hosts", str, str(state_dir / "ssh/known_hosts") if lab.embedded
+                                      else "~/.ssh/known_hosts")).expanduser()
+    trust_on_first_use = ssh.get("trust_on_first_use", bool, False)
     ssh_user = ssh.get("user", str, "root")
     ssh_key = ssh.get("key", str, "~/.ssh/id_ed25519")
     ssh_port = ssh.get("port", int, 22)
@@ -304,6 +310,8 @@ def _parse(path: Path, raw: Any) -> Inventory:
             sudo=_sudo(f, ssh_sudo, user),
             interfaces=ifaces,
             public_address=f.address("public_address", None),
+            known_hosts=known_hosts,
+            trust_on_first_use=trust_on_first_use,
         ))
 
     gf = _Fields("glusterfs", top.get("glusterfs", dict), {"volume", "replica", "brick_path", "mount_point",
