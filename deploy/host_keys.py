@@ -52,10 +52,10 @@ def changed_key_message(host: Host, key: paramiko.PKey, expected: list[paramiko.
     held = ", ".join(f"{k.get_name()} {fingerprint(k)}" for k in expected)
     return (f"SSH host key CHANGED: the host offers {key.get_name()} {fingerprint(key)}, {path} holds {held}; "
             f"refusing to connect, before any command (a man in the middle, or a reinstalled host: then remove "
-            f"the old entry with ssh-keygen -R {_lookup_name(host)} -f {path} and accept the new key)")
+            f"the old entry with ssh-keygen -R {lookup_name(host)} -f {path} and accept the new key)")
 
 
-def _lookup_name(host: Host) -> str:
+def lookup_name(host: Host) -> str:
     """The name known_hosts files (and paramiko) use: ADDRESS, or [ADDRESS]:PORT."""
     return host.address if host.port == 22 else f"[{host.address}]:{host.port}"
 
