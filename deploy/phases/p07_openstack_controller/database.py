@@ -31,7 +31,8 @@ def sql_with_secret(text: str, then: str = "") -> WithStdin:
     """SQL holding a password, for the local root (socket auth): on mysql's
     standard input, so the password is on no command line. `then` follows
     mysql in a pipe (grep -q 1)."""
-    return WithStdin("mysql --protocol=socket -uroot -NB" + (f" | {then}" if then else ""), text + "\n")
+    statements = text.rstrip().rstrip(";") + ";\n"
+    return WithStdin("mysql --protocol=socket -uroot -NB" + (f" | {then}" if then else ""), statements)
 
 
 def logs_in(user: str, password: str, address: str, db: str) -> WithStdin:
