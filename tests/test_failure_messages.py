@@ -76,8 +76,9 @@ def broken(secrets):
     raise RuntimeError("fixture could not log in with " + secrets.get("glance_db").reveal())
 
 
-def test_assertion_with_a_secret(secrets, record_property):
+def test_assertion_with_a_secret(secrets, record_property, evidence):
     value = secrets.get("glance_db").reveal()
+    evidence.save("controller/leaky.txt", "connection = mysql+pymysql://glance:" + value + "@controller/glance")
     print("captured stdout:", value)
     logging.getLogger("deploy.test").warning("logged: %s", value)
     record_property("password", value)
@@ -93,7 +94,7 @@ def test_skip_with_a_secret(secrets):
 '''
 
 
-def test_a_secret_in_a_failure_shows_masked_in_terminal_junit_and_report(tmp_path):
+def test_a_secret_in_a_failure_shows_masked_in_terminal_junit_report_and_diagnostics(tmp_path):
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text((ROOT / "inventory.yaml").read_text())
     secret = "Zq8vLr2TnW5kXc3HyB7mPd4s"
@@ -118,5 +119,8 @@ def test_a_secret_in_a_failure_shows_masked_in_terminal_junit_and_report(tmp_pat
     [report] = (tmp_path / "reports").glob("run-*/report.html")
     html = report.read_text()
     assert "******" in html
-    for name, text in (("terminal", terminal), ("JUnit", xml), ("run report", html)):
+    [evidence] = (tmp_path / "reports").glob("run-*/diagnostics/controller/leaky.txt")
+    diagnostics = evidence.read_text()
+    assert "glance:" in diagnostics
+    for name, text in (("terminal", terminal), ("JUnit", xml), ("run report", html), ("diagnostics", diagnostics)):
         assert secret not in text, f"the secret shows in the {name}"
