@@ -5,6 +5,7 @@ The work itself lives in deploy/ and lab/; this module only wires it to pytest.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from deploy import report as run_report
 from deploy.diagnostics import collect, known_faults_in, write_evidence
@@ -105,6 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[INVENTORY] = load_inventory(inventory_path(config))
     except InventoryError as e:
         raise pytest.UsageError(f"inventory: {e}") from None
+    try:  # known from the start, so masked wherever they show (whoever asks for them)
+        Secrets(config.stash[INVENTORY].secrets_path, create=False)
+    except SecretsError as e:
+        raise pytest.UsageError(f"secrets: {e}") from None
     config.stash[RESULTS] = []
     config.stash[FAILED] = []
     config.stash[OUTCOMES] = []
@@ -256,7 +262,62 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         message = mask(str(report.longrepr))[-2000:] if report.longrepr else ""
         outcome = "error" if report.failed and report.when != "call" else report.outcome
         item.config.stash[OUTCOMES].append(run_report.Outcome(item.nodeid, outcome, report.duration, message))
+    _mask_report(report)
     return report
+
+
+class _MaskedFailure(TerminalRepr):
+    """A failure's text with the secrets masked: stands in for the original repr
+    when that held a secret, for the terminal, JUnit and every other reader."""
+
+    def __init__(self, text: str, crash: ReprFileLocation | None):
+        self.text, self.reprcrash, self.sections = text, crash, []
+
+    def toterminal(self, tw) -> None:
+        for line in self.text.splitlines():
+            tw.line(line, red=line.startswith("E "), bold=line.startswith("E "))
+
+
+def _mask_report(report: pytest.TestReport) -> None:
+    """Secrets out of everything pytest shows or writes of a test: the failure
+    text (traceback, assertion details, added sections), its one-line summary,
+    captured output and logs, and user properties (JUnit)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        report.longrepr = (*longrepr[:2], mask(longrepr[2]))
+    elif isinstance(longrepr, str):
+        report.longrepr = mask(longrepr)
+    elif longrepr is not None:
+        text = str(longrepr)
+        masked = mask(text)
+        if masked != text:
+            crash = getattr(longrepr, "reprcrash", None)
+            if crash is not None:
+                crash = dataclasses.replace(crash, message=mask(crash.message))
+            report.longrepr = _MaskedFailure(masked, crash)
+    report.sections = [(title, mask(content)) for title, content in report.sections]
+    report.user_properties = [(name, mask(value) if isinstance(value, str) else value)
+                              for name, value in report.user_properties]
+
+
+class _MaskingFile:
+    """The terminal's file, masking what pytest writes there (live logs, summaries)."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def write(self, text: str) -> int:
+        return self._file.write(mask(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)
+    if writer is not None and not isinstance(getattr(writer, "_file", None), (_MaskingFile, type(None))):
+        writer._file = _MaskingFile(writer._file)
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ class Host:
     sudo: bool
     interfaces: dict[str, str]
     public_address: str | None = None
+    known_hosts: Path = Path("~/.ssh/known_hosts")   # the host keys SSH accepts (ssh.known_hosts)
+    trust_on_first_use: bool = False                 # record an unknown key there (never a changed one)
 
     def has_role(self, role: str) -> bool:
         return role == "all" or role in self.roles
@@ -192,6 +194,11 @@ def _parse(path: Path, raw: Any) -> Inventory:
               cache_dir=_local(base, lab_f["cache_dir"]) if lab_f["cache_dir"] is not None else state_dir / "cache",
               brick_size=lab_f["brick_size"])
     ssh = top["ssh"]
+    # the embedded lab writes the host keys it generates there
+    if ssh["known_hosts"] is not None:
+        known_hosts = _local(base, ssh["known_hosts"])
+    else:
+        known_hosts = state_dir / "ssh/known_hosts" if lab.embedded else Path("~/.ssh/known_hosts").expanduser()
     hosts = []
     for i, item in enumerate(top["hosts"]):
         h = read_section(host_where(i, item), item, ITEMS["hosts"])
@@ -203,7 +210,8 @@ def _parse(path: Path, raw: Any) -> Inventory:
             key=_local(base, h["key"] if h["key"] is not None else ssh["key"]),
             sudo=sudo if sudo is not None else user != "root",
             interfaces={k: v for k, v in h["interfaces"].items() if v is not None},
-            public_address=h["public_address"]))
+            public_address=h["public_address"],
+            known_hosts=known_hosts, trust_on_first_use=ssh["trust_on_first_use"]))
     nets = top["networks"]
     networks = {key: Network(nets[key]["cidr"], nets[key].get("operator_address")) for key in nets}
     gf = top["glusterfs"]

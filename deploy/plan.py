@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .phases import Context, Phase
+from .remote import stdin_of
 from .secrets import mask
+
+
+def _stdin_lines(command: object) -> list[str]:
+    """What a command reads on standard input (its secrets: placeholders here)."""
+    data = stdin_of(command)
+    return [] if data is None else [f"             < {line}" for line in data.decode().splitlines()]
 
 
 def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
@@ -25,8 +32,10 @@ def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
                 out.append(f"  {n:2d}. {step.key}{note}")
                 for fact in step.facts():
                     out.append(f"      check: {fact}")
+                    out += _stdin_lines(fact)
                 for action in step.fresh():
                     out.append("      do:    " + action.describe.replace("\n", "\n             "))
+                    out += _stdin_lines(action.command)
                     if action.content is not None:
                         out += [f"             | {line}" for line in action.content.decode().splitlines()]
             out.append("")

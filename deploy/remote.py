@@ -4,6 +4,14 @@ Commands are either an argv list (each argument quoted for the remote shell) or
 a shell script string (run as given). Failures raise `RemoteError`, whose
 message names the host, the command with secrets masked, the exit code and the
 tail of stderr.
+
+No command text appears on the host's command lines: the one line sent as the
+SSH command is always the same small reader, and the script follows on
+standard input (see `wrap`). A command that needs a secret gets it on its own
+standard input (`WithStdin`), never in its text.
+
+The host's key must be in the inventory's `ssh.known_hosts` before any
+command; an unknown or changed key stops the connection (`HostKeyError`).
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from .host_keys import KnownHostsPolicy, UnknownHostKey, changed_key_message, unknown_key_message
 from .inventory import Host
 from .secrets import mask
 from .waits import WaitTimeout, iterate_timeout
@@ -30,6 +39,30 @@ Command = str | Sequence[str]
 def render(command: Command) -> str:
     """The shell text of a command: argv lists are quoted word by word."""
     return command if isinstance(command, str) else shlex.join(command)
+
+
+class WithStdin(str):
+    """A command text together with what it reads on standard input (a password,
+    an SQL text): the input travels beside the text, never inside it, so it is on
+    no command line, in no batched facts script and in no error message."""
+    stdin: bytes
+
+    def __new__(cls, text: str, stdin: str | bytes) -> WithStdin:
+        command = super().__new__(cls, text)
+        command.stdin = stdin.encode() if isinstance(stdin, str) else stdin
+        return command
+
+
+def stdin_of(command: Command) -> bytes | None:
+    return getattr(command, "stdin", None)
+
+
+# The SSH command of every run: it reads the script's length, then the script,
+# from standard input and runs it; what follows is the script's own input. The
+# host's process list (and sudo's log line) shows only this text. `read` takes
+# one byte at a time and GNU head -c no more than asked, so nothing of the
+# script's input is consumed here.
+READER = 'IFS= read -r n && eval "$(head -c "$n")"'
 
 
 @dataclass
@@ -55,6 +88,15 @@ class RemoteError(RuntimeError):
         super().__init__(f"{host}: command failed ({status}): {short}" + (f"\n{tail}" if tail else ""))
 
 
+class HostKeyError(RemoteError):
+    """The host's SSH key is unknown or not the one known_hosts holds: one line
+    naming the host, the key's type and fingerprint, and what to do."""
+
+    def __init__(self, host: Host, message: str):
+        self.host, self.command, self.rc, self.stderr = host.name, "ssh connect", None, ""
+        RuntimeError.__init__(self, f"{host.name} ({host.address}:{host.port}): {message}")
+
+
 class Remote:
     """An SSH session to one host. Thread-safe: each command gets its own channel."""
 
@@ -67,12 +109,19 @@ class Remote:
     # ------------------------------------------------------------- connection
     def _connect_once(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        # Lab hosts get fresh host keys on every rebuild; host identity comes from
-        # the inventory and the operator's key, not from known_hosts.
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        client.connect(self.host.address, port=self.host.port, username=self.host.user,
-                       key_filename=str(self.host.key), timeout=10, banner_timeout=10,
-                       auth_timeout=10, allow_agent=False, look_for_keys=False)
+        policy = KnownHostsPolicy(self.host)
+        # "system" keys are read-only to paramiko: it compares a known key itself
+        # (BadHostKeyException when it differs) and asks the policy about others
+        if policy.path.is_file():
+            client.load_system_host_keys(str(policy.path))
+        client.set_missing_host_key_policy(policy)
+        try:
+            client.connect(self.host.address, port=self.host.port, username=self.host.user,
+                           key_filename=str(self.host.key), timeout=10, banner_timeout=10,
+                           auth_timeout=10, allow_agent=False, look_for_keys=False)
+        except BaseException:
+            client.close()
+            raise
         transport = client.get_transport()
         assert transport is not None
         transport.set_keepalive(15)
@@ -92,6 +141,10 @@ class Remote:
             for attempt in iterate_timeout(self.connect_timeout, f"SSH on {self.host.name} ({self.host.address}:{self.host.port})"):
                 try:
                     return self._connect_once()
+                except UnknownHostKey as e:
+                    raise HostKeyError(self.host, unknown_key_message(self.host, e.hostname, e.key)) from None
+                except paramiko.BadHostKeyException as e:
+                    raise HostKeyError(self.host, changed_key_message(self.host, e.key, [e.expected_key])) from None
                 except paramiko.AuthenticationException as e:
                     raise RemoteError(self.host.name, "ssh connect", None, "",
                                       f"authentication as {self.host.user} with key {self.host.key} refused: {e}") from None
@@ -110,18 +163,22 @@ class Remote:
                 self._client = None
 
     # ------------------------------------------------------------- commands
-    def wrap(self, text: str) -> str:
-        """The command as sent: through sudo when the inventory says so."""
+    def wrap(self, text: str, stdin: bytes | None = None) -> tuple[str, bytes]:
+        """The SSH command and the bytes sent on its standard input: always the
+        same READER line (through sudo when the inventory says so), then the
+        script's length, the script, and the script's own input."""
+        script = text.encode()
+        payload = b"%d\n" % len(script) + script + (stdin or b"")
         if self.host.sudo:
-            return "sudo -n /bin/sh -c " + shlex.quote(text)
-        return text
+            return "sudo -n /bin/sh -c " + shlex.quote(READER), payload
+        return READER, payload
 
     def run(self, command: Command, *, check: bool = True, stdin: bytes | None = None,
             timeout: float | None = 1800) -> Result:
         text = render(command)
         started = time.monotonic()
         try:
-            rc, out, err = self._exec(self.wrap(text), stdin, timeout)
+            rc, out, err = self._exec(*self.wrap(text, stdin if stdin is not None else stdin_of(command)), timeout)
         except socket.timeout:
             raise RemoteError(self.host.name, text, None, "", f"no answer within {timeout:.0f}s") from None
         except (paramiko.SSHException, OSError, EOFError) as e:
@@ -167,19 +224,25 @@ class Remote:
 
         They run concurrently on the host (some facts are slow programs: a CLI
         that starts Python, a database client), each with its stdout and exit
-        code framed in base64 so any output survives; stderr is dropped.
+        code framed in base64 so any output survives; stderr is dropped. A
+        command's own input (`WithStdin`) follows the script on standard input
+        and lands in a file of the batch's private (0700) folder, never in the
+        script's text.
         """
         if not commands:
             return []
         texts = [render(c) for c in commands]
-        script = ['d=$(mktemp -d) || exit 1',
-                  'f() { ( (eval "$1") >"$d/$2" 2>/dev/null; echo $? >"$d/$2.rc" ) & }']
-        script += [f"f {shlex.quote(t)} {i}" for i, t in enumerate(texts)]
+        inputs = [stdin_of(c) for c in commands]
+        script = ['d=$(mktemp -d) || exit 1', 'trap \'rm -rf "$d"\' EXIT',
+                  'f() { ( (eval "$1") <"$3" >"$d/$2" 2>/dev/null; echo $? >"$d/$2.rc" ) & }']
+        script += [f'head -c {len(data)} >"$d/{i}.in"' for i, data in enumerate(inputs) if data is not None]
+        script += [f"f {shlex.quote(t)} {i} " + (f'"$d/{i}.in"' if inputs[i] is not None else "/dev/null")
+                   for i, t in enumerate(texts)]
         script += ["wait",
                    f"for i in $(seq 0 {len(texts) - 1}); do "
-                   'printf \'%s %s\\n\' "$(cat "$d/$i.rc")" "$(base64 -w0 < "$d/$i")"; done',
-                   'rm -rf "$d"']
-        raw = self.run("\n".join(script), timeout=timeout).stdout.splitlines()
+                   'printf \'%s %s\\n\' "$(cat "$d/$i.rc")" "$(base64 -w0 < "$d/$i")"; done']
+        payload = b"".join(data for data in inputs if data is not None)
+        raw = self.run("\n".join(script), stdin=payload, timeout=timeout).stdout.splitlines()
         if len(raw) != len(texts):
             raise RemoteError(self.host.name, texts[0], None, "", f"batched facts: expected {len(texts)} answers, got {len(raw)}")
         results = []

@@ -52,6 +52,10 @@ SSH = {
     "key": Field("path", PATH_TEXT + "; ~ is the home directory", check=local_path, default="~/.ssh/id_ed25519"),
     "port": _port(22),
     "sudo": _bool(None, "true unless user is root"),
+    "known_hosts": Field("path", PATH_TEXT + "; ~ is the home directory; the host keys SSH accepts",
+                         check=local_path, default=None,
+                         default_doc="the lab's state_dir/ssh/known_hosts if embedded, else ~/.ssh/known_hosts"),
+    "trust_on_first_use": _bool(False),
 }
 
 HOST = {

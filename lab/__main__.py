@@ -37,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
             host = inv.host(args.host) if args.host else None
             if host is None:
                 raise LabError("ssh needs a host name: " + ", ".join(h.name for h in inv.hosts))
-            os.execvp("ssh", ["ssh", "-i", str(host.key), "-o", "StrictHostKeyChecking=no",
-                              "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                              f"{host.user}@{host.address}"])
+            # the keys the lab recorded when it made the host; anything else is refused
+            os.execvp("ssh", ["ssh", "-i", str(host.key), "-o", "StrictHostKeyChecking=yes",
+                              "-o", f"UserKnownHostsFile={host.known_hosts}", "-o", "LogLevel=ERROR",
+                              "-p", str(host.port), f"{host.user}@{host.address}"])
     except (InventoryError, LabError, KeyError) as e:
         print(f"lab: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deploy.inventory import Host, Inventory
 
-from . import network, process
+from . import network, process, ssh
 from .system import sh
 
 log = logging.getLogger("lab.hosts")
@@ -48,9 +48,11 @@ def tree_up(inv: Inventory, host: Host, base: Path, public_key: str, proxy_url: 
     if not _mounted(merged):
         sh(["mount", "-t", "overlay", "overlay", "-o",
             f"lowerdir={base},upperdir={d / 'upper'},workdir={d / 'work'}", str(merged)])
-    if not (d / "identity").exists():
+    generated = not (d / "identity").exists()
+    if generated:
         _identity(inv, host, merged, public_key, proxy_url)
         (d / "identity").write_text(host.name)
+    ssh.record_host_keys(host, merged, generated=generated)
     _container_settings(merged)
     return merged
 
@@ -157,6 +159,8 @@ def tree_down(inv: Inventory, host: Host, remove: bool) -> None:
         sh(["umount", str(merged)])
     if remove and host_dir(inv, host).exists():
         shutil.rmtree(host_dir(inv, host), onerror=_gone_is_fine)
+    if remove:
+        ssh.forget_host_keys(host)
 
 
 def _gone_is_fine(func, path: str, exc_info) -> None:

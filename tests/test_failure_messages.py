@@ -63,3 +63,64 @@ def test_a_failed_scenario_keeps_its_guest_console_in_the_diagnostics_folder(tmp
     assert console.name == "scn-tiny-1.console.txt"
     text = console.read_text()
     assert "169.254.169.254" in text and "hunter2" not in text  # secret-looking lines masked
+
+
+LEAKY = '''
+import logging
+
+import pytest
+
+
+@pytest.fixture
+def broken(secrets):
+    raise RuntimeError("fixture could not log in with " + secrets.get("glance_db").reveal())
+
+
+def test_assertion_with_a_secret(secrets, record_property, evidence):
+    value = secrets.get("glance_db").reveal()
+    evidence.save("controller/leaky.txt", "connection = mysql+pymysql://glance:" + value + "@controller/glance")
+    print("captured stdout:", value)
+    logging.getLogger("deploy.test").warning("logged: %s", value)
+    record_property("password", value)
+    assert value == "something else", f"the password {value} was refused"
+
+
+def test_fixture_error_with_a_secret(broken):
+    pass
+
+
+def test_skip_with_a_secret(secrets):
+    pytest.skip("skipped for " + secrets.get("glance_db").reveal())
+'''
+
+
+def test_a_secret_in_a_failure_shows_masked_in_terminal_junit_report_and_diagnostics(tmp_path):
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text((ROOT / "inventory.yaml").read_text())
+    secret = "Zq8vLr2TnW5kXc3HyB7mPd4s"
+    secrets_file = tmp_path / "inventory.secrets.yaml"
+    secrets_file.write_text(f"glance_db: {secret}\n")
+    secrets_file.chmod(0o600)
+    (tmp_path / "test_leaky.py").write_text(LEAKY)
+    junit = tmp_path / "out.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "pytest_deploy", "-p", "no:cacheprovider",
+                          f"--inventory={inventory}", f"--reports={tmp_path / 'reports'}", f"--junitxml={junit}",
+                          "-rA", "-vv", "--showlocals", "--tb=long", "-o", "log_cli=true", "-o", "junit_logging=all",
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_leaky.py")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 1, run.stdout + run.stderr
+    terminal = run.stdout + run.stderr
+    assert "the password ****** was refused" in terminal and "fixture could not log in with ******" in terminal
+    assert "captured stdout: ******" in terminal and "logged: ******" in terminal
+    assert "skipped for ******" in terminal
+    xml = junit.read_text()
+    assert "the password ****** was refused" in xml and "captured stdout: ******" in xml
+    [report] = (tmp_path / "reports").glob("run-*/report.html")
+    html = report.read_text()
+    assert "******" in html
+    [evidence] = (tmp_path / "reports").glob("run-*/diagnostics/controller/leaky.txt")
+    diagnostics = evidence.read_text()
+    assert "glance:" in diagnostics
+    for name, text in (("terminal", terminal), ("JUnit", xml), ("run report", html), ("diagnostics", diagnostics)):
+        assert secret not in text, f"the secret shows in the {name}"

@@ -6,20 +6,26 @@ import subprocess
 
 import pytest
 
-from deploy.remote import Remote, RemoteError, render
+from deploy.remote import READER, Remote, RemoteError, WithStdin, render
 
 
 class LocalRemote(Remote):
-    """Remote whose channel is a local bash: same scripts, no network."""
+    """Remote whose channel is a local shell: same scripts, no network. bash is
+    root's login shell (what sshd runs the command with); dash is /bin/sh, what
+    sudo runs it with."""
+    shell = "bash"
 
     def _exec(self, text, stdin, timeout):
-        p = subprocess.run(["bash", "-c", text], input=stdin or b"", capture_output=True, timeout=timeout)
+        self.sent = getattr(self, "sent", []) + [(text, stdin)]
+        p = subprocess.run([self.shell, "-c", text], input=stdin or b"", capture_output=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
 
-@pytest.fixture
-def local(default_inventory):
-    return LocalRemote(default_inventory.host("controller"))
+@pytest.fixture(params=["bash", "dash"])
+def local(default_inventory, request):
+    remote = LocalRemote(default_inventory.host("controller"))
+    remote.shell = request.param
+    return remote
 
 
 def test_argv_is_quoted_word_by_word(local):
@@ -28,10 +34,37 @@ def test_argv_is_quoted_word_by_word(local):
     assert local.run(tricky).stdout == "a b|it's|$(reboot)|;|*|"
 
 
-def test_sudo_wraps_the_whole_command(default_inventory):
+def test_the_ssh_command_never_carries_the_script(default_inventory):
+    """The host's process list and sudo's journal line show only the reader."""
     host = dataclasses.replace(default_inventory.host("controller"), user="debian", sudo=True)
-    assert Remote(host).wrap("echo 'x' && id") == "sudo -n /bin/sh -c 'echo '\"'\"'x'\"'\"' && id'"
-    assert Remote(default_inventory.host("controller")).wrap("id") == "id"
+    command, payload = Remote(host).wrap("echo 'x' && id", b"input")
+    assert command == "sudo -n /bin/sh -c " + "'" + READER.replace("'", "'\"'\"'") + "'"
+    assert payload == b"14\necho 'x' && id" + b"input"
+    assert Remote(default_inventory.host("controller")).wrap("id")[0] == READER
+
+
+def test_script_and_its_own_input_arrive_separately(local):
+    script = 'IFS= read -r pw; printf "%s" "$pw" | wc -c; cat'
+    out = local.run(WithStdin(script, "s3cretvalue\nrest of input\n")).stdout
+    assert out.split() == ["11", "rest", "of", "input"]
+    assert all(script not in text and "s3cret" not in text for text, _ in local.sent)
+
+
+def test_a_script_with_quotes_newlines_and_a_trailing_exit_code(local):
+    result = local.run("x='it'\"'\"'s'\nprintf '%s\\n' \"$x\"\nexit 4", check=False)
+    assert (result.rc, result.stdout) == (4, "it's\n")
+
+
+def test_run_many_gives_each_fact_its_own_input(local):
+    results = local.run_many([WithStdin("cat", "first\n"), "cat", WithStdin("wc -c", b"12345"),
+                              WithStdin("IFS= read -r a; test ${#a} = 11", "s3cretvalue\n")])
+    assert [r.stdout for r in results[:3]] == ["first\n", "", "5\n"]
+    assert results[3].rc == 0
+    [(text, stdin)] = local.sent
+    length, _, rest = stdin.partition(b"\n")
+    script, inputs = rest[:int(length)], rest[int(length):]
+    assert b"s3cret" not in script and b"first" not in script and "s3cret" not in text
+    assert inputs == b"first\n12345s3cretvalue\n"  # the inputs follow the script, in order
 
 
 def test_run_many_keeps_each_output_and_exit_code(local):

@@ -32,8 +32,13 @@ def smoke_lab():
 
 
 def test_hosts_answer_ssh_as_themselves(smoke_lab):
+    """Over connections that verified each host's key against the lab's known_hosts."""
     inv, remotes = smoke_lab
+    known = inv.hosts[0].known_hosts.read_text().splitlines()
     for host in inv.hosts:
+        tree_keys = [p.read_text().split()[1] for p in (hosts.root(inv, host) / "etc/ssh").glob("ssh_host_*.pub")]
+        assert tree_keys and all(l.startswith(f"{host.address} ") for l in known if l.split()[2] in tree_keys)
+        assert sum(l.split()[2] in tree_keys for l in known) == len(tree_keys), f"{host.name}: keys not recorded"
         assert remotes[host.name].run("hostname").stdout.strip() == host.name
         assert remotes[host.name].run(["getent", "ahostsv4", host.name]).stdout.split()[0] == host.address
 

@@ -2,6 +2,7 @@
 MariaDB on the management address, one database and user per service."""
 from __future__ import annotations
 
+from ...remote import WithStdin
 from ...steps import Command, File, Packages, Service, Step
 from .. import Context
 from .common import mysql_host_pattern
@@ -26,6 +27,23 @@ def sql(text: str) -> str:
     return "mysql --protocol=socket -uroot -NBe " + "\"" + text.replace('"', '\\"') + "\""
 
 
+def sql_with_secret(text: str, then: str = "") -> WithStdin:
+    """SQL holding a password, for the local root (socket auth): on mysql's
+    standard input, so the password is on no command line. `then` follows
+    mysql in a pipe (grep -q 1)."""
+    statements = text.rstrip().rstrip(";") + ";\n"
+    return WithStdin("mysql --protocol=socket -uroot -NB" + (f" | {then}" if then else ""), statements)
+
+
+def logs_in(user: str, password: str, address: str, db: str) -> WithStdin:
+    """Succeeds when `user` logs in over the network with `password` and sees `db`.
+    mysql reads the password from a 0600 option file that lives only as long
+    as the command (mktemp makes it 0600; removed whatever the outcome)."""
+    return WithStdin(f'f=$(mktemp) && cat >"$f" && mysql --defaults-extra-file="$f" -h {address} -u {user} '
+                     f'-NBe "SELECT 1" {db} >/dev/null; rc=$?; rm -f "$f"; exit $rc',
+                     f"[client]\npassword={password}\n")
+
+
 def steps(ctx: Context) -> list[Step]:
     inv = ctx.inventory
     address = inv.controller.address
@@ -40,20 +58,21 @@ def steps(ctx: Context) -> list[Step]:
     # is for everyone else (and is what the secrets file says).
     result.append(Command(
         "03-mysql-start",
-        sql(f"ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
-            f"USING PASSWORD('{root_pw}')"),
-        unless=sql(f"SELECT 1 FROM mysql.global_priv WHERE User='root' AND Host='localhost' "
-                   f"AND JSON_VALUE(Priv, '$.authentication_string') = PASSWORD('{root_pw}')") + " | grep -q 1",
+        sql_with_secret(f"ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
+                        f"USING PASSWORD('{root_pw}')"),
+        unless=sql_with_secret(f"SELECT 1 FROM mysql.global_priv WHERE User='root' AND Host='localhost' "
+                               f"AND JSON_VALUE(Priv, '$.authentication_string') = PASSWORD('{root_pw}')",
+                               then="grep -q 1"),
         title="root password as in the secrets file"))
     pattern = mysql_host_pattern(inv)
     for db, user in DATABASES.items():
         pw = ctx.secrets.get(f"{user}_db").reveal()
         result.append(Command(
             f"05-{user}-create-db",
-            sql(f"CREATE DATABASE IF NOT EXISTS {db}; CREATE USER IF NOT EXISTS '{user}'@'{pattern}'; "
-                f"ALTER USER '{user}'@'{pattern}' IDENTIFIED BY '{pw}'; "
-                f"GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'{pattern}'"),
+            sql_with_secret(f"CREATE DATABASE IF NOT EXISTS {db}; CREATE USER IF NOT EXISTS '{user}'@'{pattern}'; "
+                            f"ALTER USER '{user}'@'{pattern}' IDENTIFIED BY '{pw}'; "
+                            f"GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'{pattern}'"),
             # the user logs in over the network with the secrets file's password and sees its database
-            unless=f"mysql -h {address} -u {user} -p'{pw}' -NBe 'SELECT 1' {db}",
+            unless=logs_in(user, pw, address, db),
             title=f"database {db} for user {user}"))
     return result

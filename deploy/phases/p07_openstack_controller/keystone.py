@@ -6,6 +6,7 @@ import json
 import shlex
 from pathlib import Path
 
+from ...remote import WithStdin
 from ...steps import Await, Command, File, Packages, Service, Step
 from .. import Context
 from .common import config, controller_name, db_sync, db_url, keystone_url, uwsgi_workers
@@ -50,14 +51,15 @@ def catalog(ctx: Context) -> dict:
     }
 
 
-def password_works(url: str, user: str, password: str) -> str:
+def password_works(url: str, user: str, password: str) -> WithStdin:
     """A command that succeeds when Keystone issues `user` a token for `password`
-    (a plain POST: the openstack CLI would take seconds to start)."""
+    (a plain POST: the openstack CLI would take seconds to start). The request
+    body, password included, comes on standard input."""
     body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": user, "domain": {"id": "default"}, "password": password}}}}})
-    program = (f"import urllib.request as u; u.urlopen(u.Request('{url}/auth/tokens', data=b'{body}', "
-               "headers={'Content-Type': 'application/json'}), timeout=10)")
-    return "python3 -c " + shlex.quote(program)
+    program = (f"import sys, urllib.request as u; u.urlopen(u.Request('{url}/auth/tokens', "
+               "data=sys.stdin.buffer.read(), headers={'Content-Type': 'application/json'}), timeout=10)")
+    return WithStdin("python3 -c " + shlex.quote(program), body)
 
 
 def python_get(url: str) -> str:
@@ -101,10 +103,13 @@ def steps(ctx: Context) -> list[Step]:
                 title="fernet and credential keys"),
         Service("10-keystone-start", "keystone", restart_on=[conf, uwsgi]),
         Await("10-keystone-start", python_get(url), f"Keystone answering on {url}", timeout=120),
+        # keystone-manage takes the password from OS_BOOTSTRAP_PASSWORD: in the
+        # environment of that one process, read from standard input
         Command("11-keystone-create-users",
-                f"keystone-manage bootstrap --bootstrap-password='{admin_pw}' "
-                f"--bootstrap-admin-url {shlex.quote(public)} --bootstrap-internal-url {shlex.quote(public)} "
-                f"--bootstrap-public-url {shlex.quote(public)} --bootstrap-region-id {shlex.quote(inv.region)}",
+                WithStdin('IFS= read -r pw && OS_BOOTSTRAP_PASSWORD="$pw" keystone-manage bootstrap '
+                          f"--bootstrap-admin-url {shlex.quote(public)} --bootstrap-internal-url {shlex.quote(public)} "
+                          f"--bootstrap-public-url {shlex.quote(public)} --bootstrap-region-id {shlex.quote(inv.region)}",
+                          admin_pw + "\n"),
                 unless=token_works, title="admin bootstrapped with the secrets file's password"),
         script,
         wanted,

@@ -1,6 +1,7 @@
 """RabbitMQ (the report's Qpid) and memcached, on the management address."""
 from __future__ import annotations
 
+from ...remote import WithStdin
 from ...steps import Command, File, Line, Packages, Service, Step
 from .. import Context
 
@@ -18,11 +19,16 @@ def steps(ctx: Context) -> list[Step]:
         Packages("02-rabbitmq-install", ["rabbitmq-server", "memcached", "python3-memcache"], hold_services=True),
         env,
         Service("03-rabbitmq-start", "rabbitmq-server", restart_on=[env]),
+        # rabbitmqctl reads the password from standard input when its argument is
+        # left out (add_user, change_password, authenticate_user); printf is the
+        # shell's own, so the password is on no command line.
         Command("03-rabbitmq-start",
-                f"{{ rabbitmqctl add_user openstack '{pw}' || rabbitmqctl change_password openstack '{pw}'; }} && "
-                "rabbitmqctl set_permissions openstack '.*' '.*' '.*'",
-                unless=f"rabbitmqctl authenticate_user openstack '{pw}' >/dev/null 2>&1 && "
-                       "rabbitmqctl list_user_permissions openstack | grep -q '^/'",
+                WithStdin('IFS= read -r pw && { printf "%s\\n" "$pw" | rabbitmqctl -q add_user openstack || '
+                          'printf "%s\\n" "$pw" | rabbitmqctl -q change_password openstack; } && '
+                          "rabbitmqctl set_permissions openstack '.*' '.*' '.*'", pw + "\n"),
+                unless=WithStdin('IFS= read -r pw && printf "%s\\n" "$pw" | '
+                                 "rabbitmqctl -q authenticate_user openstack >/dev/null 2>&1 && "
+                                 "rabbitmqctl list_user_permissions openstack | grep -q '^/'", pw + "\n"),
                 title="RabbitMQ user openstack with the secrets file's password"),
         memcached,
         Service("03-memcached-start", "memcached", restart_on=[memcached]),
