@@ -17,6 +17,7 @@ from .ids import CINDER_GID, CINDER_UID, NOVA_GID, NOVA_UID
 from .p02_glusterfs_all import brick_dir
 
 GLUSTER = "gluster --mode=script"
+STATUS_LOCK = "/run/lock/deploy-gluster-status.lock"
 # The option group GlusterFS ships for VM images (/var/lib/glusterd/groups/virt):
 # sharding, eager locking, quorum, O_DIRECT passed to the bricks, no client caches.
 OPTION_GROUP = "virt"
@@ -77,7 +78,11 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol}",
                           unless=f"gluster volume info {vol} | grep -qx 'Status: Started'",
                           title=f"volume {name} started"))
-    online = f"test $(gluster volume status {vol} detail | grep -c '^Online.*: Y') -eq {len(members)}"
+    # one status query at a time: facts run concurrently, and glusterd refuses a
+    # second volume-status transaction while one is under way ("Another transaction
+    # is in progress"), which read as bricks offline and forced a needless start
+    status = f"flock {STATUS_LOCK} gluster volume status {vol} detail"
+    online = f"test $({status} | grep -c '^Online.*: Y') -eq {len(members)}"
     # a brick process that died (or a host that came back) stays offline until a forced start
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol} force", unless=online,
                           title=f"{name}: offline bricks restarted"))
