@@ -43,6 +43,7 @@ def test_ports_listen_on_the_management_network_only(host, inventory):
     assert not wrong, f"{me.name}: listening beyond the management address: {wrong}"
 
 
+@pytest.mark.controller
 def test_admin_gets_a_token_and_every_service_user_exists(session):
     keystone = keystone_client.Client(session=session, interface="public")
     assert session.get_token(), "no token for admin"
@@ -51,6 +52,7 @@ def test_admin_gets_a_token_and_every_service_user_exists(session):
     assert not missing, f"Keystone user list lacks {sorted(missing)} (has {sorted(names)})"
 
 
+@pytest.mark.controller
 def test_every_catalog_endpoint_answers(session):
     keystone = keystone_client.Client(session=session, interface="public")
     services = {s.id: s for s in keystone.services.list()}
@@ -66,6 +68,7 @@ def test_every_catalog_endpoint_answers(session):
     assert not failed, "endpoints not answering: " + "; ".join(failed)
 
 
+@pytest.mark.controller
 def test_glance_has_every_inventory_image_active_with_its_checksum(session, inventory):
     """The report's 18-add-cirros / 19-add-ubuntu: each image listed, active, and
     the very bytes this machine has (sha512, Glance's os_hash_value)."""
@@ -94,11 +97,13 @@ def assert_services_up(project: str, services, required: set[str]) -> None:
     assert not down, f"{project} services down or disabled: {down}\n{table}"
 
 
+@pytest.mark.controller
 def test_nova_services_all_up(session):
     nova = nova_client.Client(NOVA_MICROVERSION, session=session)
     assert_services_up("Nova", nova.services.list(), {"nova-conductor", "nova-scheduler"})
 
 
+@pytest.mark.controller
 def test_neutron_answers_with_networks(session):
     response = session.get("/v2.0/networks", endpoint_filter={"service_type": "network", "interface": "public"})
     assert response.status_code == 200 and "networks" in response.json()
@@ -109,6 +114,7 @@ def cinder(session):
     return cinder_client.Client(CINDER_MICROVERSION, session=session)
 
 
+@pytest.mark.controller
 def test_cinder_services_all_up(cinder):
     assert_services_up("Cinder", cinder.services.list(), {"cinder-scheduler", "cinder-volume"})
 
@@ -155,6 +161,7 @@ def test_databases_at_head_schema(host):
     assert not failed, f"{host.backend.hostname}: schema checks failed: {failed}"
 
 
+@pytest.mark.controller
 def test_service_users_log_in_with_the_secrets_file_passwords(inventory, secrets):
     """Each service's Keystone user accepts the password the secrets file holds,
     which is the one written into that service's config."""
