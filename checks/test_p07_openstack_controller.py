@@ -8,12 +8,11 @@ from glanceclient import Client as GlanceClient
 from keystoneclient.v3 import client as keystone_client
 from novaclient import client as nova_client
 
-from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table
+from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table, wait_volume
 from deploy.phases.p07_openstack_controller.cinder import MOUNT_BASE, share
 from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
 from deploy import glance_images
 from deploy.phases.p07_openstack_controller import image_cache
-from deploy.waits import wait_for
 
 pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
 
@@ -126,16 +125,7 @@ def test_a_volume_is_a_file_on_the_glusterfs_share(host, cinder, inventory, requ
     volume = cinder.volumes.create(1, name="check-p07-volume")
     request.addfinalizer(lambda: cinder.volumes.delete(volume))
 
-    seen = {}
-
-    def state():
-        v = cinder.volumes.get(volume.id)
-        seen["status"] = v.status
-        if v.status == "error":
-            raise AssertionError(f"volume {v.id} went to error: see cinder-volume's log on the controller")
-        return v if v.status == "available" else None
-
-    wait_for(state, 180, f"volume {volume.id} available", describe=lambda _: seen.get("status"))
+    wait_volume(cinder, volume.id, "available")
     mounts = host.check_output("findmnt -rn -t fuse.glusterfs -o SOURCE,TARGET")
     mounted = dict(line.split(" ", 1) for line in mounts.splitlines())
     target = mounted.get(share(inventory))
