@@ -24,6 +24,12 @@ def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
     return ks_session.Session(auth=auth, timeout=90)  # a busy 2-core lab answers slowly, not never
 
 
+def unhealthy_services(services) -> list[str]:
+    """Rows of a Nova or Cinder service table that are down or disabled, named with their host."""
+    return [f"{s.binary} on {s.host} ({s.state}, {s.status})" for s in services
+            if s.state != "up" or s.status != "enabled"]
+
+
 def service_table(services) -> str:
     """Nova's (or Cinder's) services in the report's Table 4 layout: `:-)` up, `XXX` down."""
     rows = [("Binary", "Host", "Zone", "Status", "State", "Updated")]

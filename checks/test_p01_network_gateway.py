@@ -1,7 +1,14 @@
 """Checks of 01-network-gateway: the gateway forwards and NATs the management
-network out through its public interface; every host knows every other by name."""
+network out through its public interface (a connection from a host behind it
+to the operator's public address arrives from the gateway's); every host
+knows every other by name."""
+import shlex
+import socket
+import uuid
+
 import pytest
 
+from checks.readings import nat_source_problem
 from deploy.phases.p01_network_gateway import nat_rules
 
 pytestmark = [pytest.mark.p01, pytest.mark.usefixtures("phase_p01")]
@@ -24,6 +31,51 @@ def test_ip_forwarding_persists(host):
 def test_nat_rules_present(host, inventory):
     missing = [c for c in nat_rules(inventory).checks() if host.run(c).rc != 0]
     assert not missing, f"{host.backend.hostname}: rules missing: " + "; ".join(c.split(" -C ", 1)[1] for c in missing)
+
+
+NAT_CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
+
+
+@pytest.mark.gateway
+def test_management_traffic_leaves_with_the_gateway_public_address(inventory, pool):
+    """A host behind the gateway (a compute, else the controller) opens a TCP
+    connection to a listener this process holds on the operator's public
+    address; the listener sees the gateway's public address as its source."""
+    gateway = inventory.gateway
+    listen_on = inventory.public.operator_address
+    if listen_on is None:
+        pytest.skip("networks.public.operator_address is not set: this machine has no address on the public "
+                    "network to listen on")
+    behind = sorted((h for h in inventory.hosts if not h.has_role("gateway")),
+                    key=lambda h: not h.has_role("compute"))
+    client = behind[0]
+    token = uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        try:
+            listener.bind((listen_on, 0))
+        except OSError as e:
+            pytest.fail(f"cannot listen on the operator's public address {listen_on} "
+                        f"(networks.public.operator_address): {e}", pytrace=False)
+        listener.listen(4)
+        listener.settimeout(NAT_CONNECT_TIMEOUT)
+        port = listener.getsockname()[1]
+        send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
+        sent = pool[client.name].run(f"timeout {NAT_CONNECT_TIMEOUT} bash -c {shlex.quote(send)}", check=False)
+        peer, failure = None, (sent.stderr.strip() or f"exit {sent.rc}")
+        if sent.ok:
+            try:
+                connection, (address, _) = listener.accept()
+                with connection:
+                    connection.settimeout(NAT_CONNECT_TIMEOUT)
+                    if connection.recv(64).decode(errors="replace") == token:
+                        peer = address
+                    else:
+                        failure = f"a connection from {address} that did not carry {client.name}'s token"
+            except socket.timeout:
+                failure = f"{client.name} said it connected, the listener on {listen_on}:{port} saw nothing"
+    problem = nat_source_problem(peer, client.name, client.address, gateway.name, gateway.public_address,
+                                 failure=f"{listen_on}:{port}: {failure}")
+    assert problem is None, problem
 
 
 @pytest.mark.gateway
