@@ -61,8 +61,9 @@ def hypervisor_problem(remote, server) -> str | None:
     flags = int(remote.run("grep -Ewc 'vmx|svm' /proc/cpuinfo", check=False).stdout.strip() or 0)
     dev_kvm = remote.run(["test", "-c", "/dev/kvm"], check=False).ok
     can = host_domain_type(flags, dev_kvm)
-    pid = remote.run(["systemctl", "show", "-p", "MainPID", "--value", "nova-compute"]).stdout.strip()
-    if pid in ("", "0"):
+    # the daemon is a script: the kernel names its process nova-compute (a shell running pgrep is not)
+    pid = remote.run(["pgrep", "-o", "-x", "nova-compute"], check=False).stdout.strip()
+    if not pid:
         return f"{host}: nova-compute is not running, its virt_type cannot be read"
     cmdline = remote.run(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").stdout.splitlines()
     paths = config_files(cmdline, lambda d: remote.run(f"ls -1 {shlex.quote(d)}/*.conf 2>/dev/null",
