@@ -130,8 +130,8 @@ def mark_roles_by_host(item: pytest.Item, inventory: Inventory) -> None:
     check runs on every host. Items without a host keep their own marks (an API
     check is marked with the role whose service it checks)."""
     name = host_of(item)
-    if name is None:
-        return
+    if not isinstance(name, str) or name not in {h.name for h in inventory.hosts}:
+        return  # not a check on a host (a self-test's own `host` parameter, say)
     every_host = item.get_closest_marker("all") is not None
     item.own_markers[:] = [m for m in item.own_markers if m.name not in ROLE_MARKERS]
     inherited = sorted({m.name for m in item.iter_markers() if m.name in ROLE_MARKERS})
