@@ -36,6 +36,33 @@ def test_nat_rules_present(host, inventory):
 NAT_CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
 
 
+def connection_source(remote, listen_on: str) -> tuple[str | None, str]:
+    """Listen on `listen_on` (an address of this machine), have `remote`'s host
+    connect and send a token; return (the source address seen, None) or (None, what failed)."""
+    token = uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        try:
+            listener.bind((listen_on, 0))
+        except OSError as e:
+            return None, f"this machine cannot listen on {listen_on}: {e}"
+        listener.listen(4)
+        listener.settimeout(NAT_CONNECT_TIMEOUT)
+        port = listener.getsockname()[1]
+        send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
+        sent = remote.run(f"timeout {NAT_CONNECT_TIMEOUT} bash -c {shlex.quote(send)}", check=False)
+        if not sent.ok:
+            return None, f"{listen_on}:{port}: {sent.stderr.strip() or f'exit {sent.rc}'}"
+        try:
+            connection, (address, _) = listener.accept()
+        except socket.timeout:
+            return None, f"{listen_on}:{port}: the client said it connected, the listener saw nothing"
+        with connection:
+            connection.settimeout(NAT_CONNECT_TIMEOUT)
+            if connection.recv(64).decode(errors="replace") != token:
+                return None, f"{listen_on}:{port}: a connection from {address} without the client's token"
+        return address, ""
+
+
 @pytest.mark.gateway
 def test_management_traffic_leaves_with_the_gateway_public_address(inventory, pool):
     """A host behind the gateway (a compute, else the controller) opens a TCP
@@ -46,35 +73,10 @@ def test_management_traffic_leaves_with_the_gateway_public_address(inventory, po
     if listen_on is None:
         pytest.skip("networks.public.operator_address is not set: this machine has no address on the public "
                     "network to listen on")
-    behind = sorted((h for h in inventory.hosts if not h.has_role("gateway")),
-                    key=lambda h: not h.has_role("compute"))
-    client = behind[0]
-    token = uuid.uuid4().hex
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        try:
-            listener.bind((listen_on, 0))
-        except OSError as e:
-            pytest.fail(f"cannot listen on the operator's public address {listen_on} "
-                        f"(networks.public.operator_address): {e}", pytrace=False)
-        listener.listen(4)
-        listener.settimeout(NAT_CONNECT_TIMEOUT)
-        port = listener.getsockname()[1]
-        send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
-        sent = pool[client.name].run(f"timeout {NAT_CONNECT_TIMEOUT} bash -c {shlex.quote(send)}", check=False)
-        peer, failure = None, (sent.stderr.strip() or f"exit {sent.rc}")
-        if sent.ok:
-            try:
-                connection, (address, _) = listener.accept()
-                with connection:
-                    connection.settimeout(NAT_CONNECT_TIMEOUT)
-                    if connection.recv(64).decode(errors="replace") == token:
-                        peer = address
-                    else:
-                        failure = f"a connection from {address} that did not carry {client.name}'s token"
-            except socket.timeout:
-                failure = f"{client.name} said it connected, the listener on {listen_on}:{port} saw nothing"
-    problem = nat_source_problem(peer, client.name, client.address, gateway.name, gateway.public_address,
-                                 failure=f"{listen_on}:{port}: {failure}")
+    client = sorted((h for h in inventory.hosts if not h.has_role("gateway")),
+                    key=lambda h: not h.has_role("compute"))[0]
+    peer, failure = connection_source(pool[client.name], listen_on)
+    problem = nat_source_problem(peer, client.name, client.address, gateway.name, gateway.public_address, failure)
     assert problem is None, problem
 
 
