@@ -120,10 +120,43 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_DIR] = (Path(config.rootpath) / config.getoption("--reports") / f"run-{stamp}").resolve()
 
 
+HOST_PARAMS = ("host", "host_name")   # the parameters that name the host an item runs on
+
+
+def host_of(item: pytest.Item) -> str | None:
+    """The inventory host an item runs on, if it is parametrized by host."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return next((params[p] for p in HOST_PARAMS if p in params), None)
+
+
+def mark_roles_by_host(item: pytest.Item, inventory: Inventory) -> None:
+    """An item that runs on a host carries the role marks of that host, whatever
+    its function is marked with (those marks only chose the hosts): `-m
+    controller` selects what runs on the controller. `all` stays on items whose
+    check runs on every host. Items without a host keep their own marks (an API
+    check is marked with the role whose service it checks)."""
+    name = host_of(item)
+    if not isinstance(name, str) or name not in {h.name for h in inventory.hosts}:
+        return  # not a check on a host (a self-test's own `host` parameter, say)
+    every_host = item.get_closest_marker("all") is not None
+    item.own_markers[:] = [m for m in item.own_markers if m.name not in ROLE_MARKERS]
+    inherited = sorted({m.name for m in item.iter_markers() if m.name in ROLE_MARKERS})
+    if inherited:
+        raise pytest.UsageError(f"{item.nodeid}: role markers {inherited} on its module or class; a check that "
+                                "runs on hosts takes them on its function, they choose its hosts")
+    host = inventory.host(name)
+    for role in ROLE_MARKERS:
+        if (every_host if role == "all" else host.has_role(role)):
+            item.add_marker(role)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the report's order: phase checks by phase number, scenarios last."""
+    """Role marks by host (see mark_roles_by_host); keep the report's order:
+    phase checks by phase number, scenarios last."""
     phases = {p.id: p.number for p in all_phases()}
     for item in items:
+        mark_roles_by_host(item, config.stash[INVENTORY])
         number = next((n for pid, n in phases.items() if item.get_closest_marker(pid)), None)
         if number is None and item.get_closest_marker("scenario"):
             number = 100

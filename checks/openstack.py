@@ -7,9 +7,14 @@ from keystoneauth1.identity import v3
 
 from deploy.inventory import Inventory
 from deploy.secrets import Secrets
+from deploy.waits import WaitFailed, wait_for_status
 
 NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
 CINDER_MICROVERSION = "3.70"  # Zed's highest
+# States a wait gives up on at once: nothing leaves them by itself.
+SERVER_FAILURES = ("ERROR",)
+VOLUME_FAILURES = ("error", "error_deleting", "error_extending", "error_restoring", "error_managing")
+MIGRATION_FAILURES = ("error", "failed", "cancelled")
 
 
 def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
@@ -19,6 +24,12 @@ def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
     return ks_session.Session(auth=auth, timeout=90)  # a busy 2-core lab answers slowly, not never
 
 
+def unhealthy_services(services) -> list[str]:
+    """Rows of a Nova or Cinder service table that are down or disabled, named with their host."""
+    return [f"{s.binary} on {s.host} ({s.state}, {s.status})" for s in services
+            if s.state != "up" or s.status != "enabled"]
+
+
 def service_table(services) -> str:
     """Nova's (or Cinder's) services in the report's Table 4 layout: `:-)` up, `XXX` down."""
     rows = [("Binary", "Host", "Zone", "Status", "State", "Updated")]
@@ -26,3 +37,13 @@ def service_table(services) -> str:
         rows.append((s.binary, s.host, s.zone, s.status, ":-)" if s.state == "up" else "XXX", str(s.updated_at)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def wait_volume(cinder, volume_id: str, status: str, timeout: float = 180):
+    """Poll a Cinder volume until it has `status`; an error state fails at once, naming it."""
+    try:
+        return wait_for_status(lambda: cinder.volumes.get(volume_id), status, f"volume {volume_id} {status}",
+                               timeout, failures=VOLUME_FAILURES)
+    except WaitFailed as e:
+        raise AssertionError(f"{e}: see cinder-volume's log on the controller "
+                             "(/var/log/cinder/cinder-volume.log)") from None

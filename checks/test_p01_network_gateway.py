@@ -1,7 +1,14 @@
 """Checks of 01-network-gateway: the gateway forwards and NATs the management
-network out through its public interface; every host knows every other by name."""
+network out through its public interface (a connection from a host behind it
+to the operator's public address arrives from the gateway's); every host
+knows every other by name."""
+import shlex
+import socket
+import uuid
+
 import pytest
 
+from checks.readings import nat_source_problem
 from deploy.phases.p01_network_gateway import nat_rules
 
 pytestmark = [pytest.mark.p01, pytest.mark.usefixtures("phase_p01")]
@@ -24,6 +31,53 @@ def test_ip_forwarding_persists(host):
 def test_nat_rules_present(host, inventory):
     missing = [c for c in nat_rules(inventory).checks() if host.run(c).rc != 0]
     assert not missing, f"{host.backend.hostname}: rules missing: " + "; ".join(c.split(" -C ", 1)[1] for c in missing)
+
+
+NAT_CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
+
+
+def connection_source(remote, listen_on: str) -> tuple[str | None, str]:
+    """Listen on `listen_on` (an address of this machine), have `remote`'s host
+    connect and send a token; return (the source address seen, None) or (None, what failed)."""
+    token = uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        try:
+            listener.bind((listen_on, 0))
+        except OSError as e:
+            return None, f"this machine cannot listen on {listen_on}: {e}"
+        listener.listen(4)
+        listener.settimeout(NAT_CONNECT_TIMEOUT)
+        port = listener.getsockname()[1]
+        send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
+        sent = remote.run(f"timeout {NAT_CONNECT_TIMEOUT} bash -c {shlex.quote(send)}", check=False)
+        if not sent.ok:
+            return None, f"{listen_on}:{port}: {sent.stderr.strip() or f'exit {sent.rc}'}"
+        try:
+            connection, (address, _) = listener.accept()
+        except socket.timeout:
+            return None, f"{listen_on}:{port}: the client said it connected, the listener saw nothing"
+        with connection:
+            connection.settimeout(NAT_CONNECT_TIMEOUT)
+            if connection.recv(64).decode(errors="replace") != token:
+                return None, f"{listen_on}:{port}: a connection from {address} without the client's token"
+        return address, ""
+
+
+@pytest.mark.gateway
+def test_management_traffic_leaves_with_the_gateway_public_address(inventory, pool):
+    """A host behind the gateway (a compute, else the controller) opens a TCP
+    connection to a listener this process holds on the operator's public
+    address; the listener sees the gateway's public address as its source."""
+    gateway = inventory.gateway
+    listen_on = inventory.public.operator_address
+    if listen_on is None:
+        pytest.skip("networks.public.operator_address is not set: this machine has no address on the public "
+                    "network to listen on")
+    client = sorted((h for h in inventory.hosts if not h.has_role("gateway")),
+                    key=lambda h: not h.has_role("compute"))[0]
+    peer, failure = connection_source(pool[client.name], listen_on)
+    problem = nat_source_problem(peer, client.name, client.address, gateway.name, gateway.public_address, failure)
+    assert problem is None, problem
 
 
 @pytest.mark.gateway

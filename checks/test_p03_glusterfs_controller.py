@@ -1,8 +1,12 @@
-"""Checks of 03-glusterfs-controller: every peer connected, the volume a
-started replica over every compute's brick, all bricks online."""
+"""Checks of 03-glusterfs-controller: every peer connected, both volumes
+(Nova's instances, Cinder's volumes) started replicas over every compute's
+brick, all bricks online."""
 import re
 
 import pytest
+
+from checks.readings import replica_layout_problems
+from deploy.phases.ids import CINDER_UID, NOVA_UID
 
 pytestmark = [pytest.mark.p03, pytest.mark.usefixtures("phase_p03")]
 
@@ -17,18 +21,17 @@ def test_every_peer_connected(host, inventory):
 
 
 @pytest.mark.controller
-def test_volume_is_started_replica(host, inventory):
+@pytest.mark.parametrize("volume", ["vm-instances", "cinder-volumes"])
+def test_volume_is_started_replica(host, inventory, volume):
+    """Both volumes: started, replicated `replica` times over one brick per
+    compute (each replica set on distinct hosts), the virt option group, the
+    root owned by the service that writes it."""
     gf = inventory.glusterfs
-    computes = inventory.with_role("compute")
-    info = host.check_output("gluster volume info %s", gf.volume)
-    n = len(computes)
-    layout = f"{n // gf.replica} x {gf.replica} = {n}"
-    assert "Type: Replicate" in info or "Type: Distributed-Replicate" in info, f"{gf.volume} is not replicated:\n{info}"
-    assert f"Number of Bricks: {layout}" in info, f"{gf.volume}: expected {layout} bricks:\n{info}"
-    assert "Status: Started" in info, f"{gf.volume} is not started"
-    for h in computes:
-        assert f"{h.name}:{gf.brick_path}" in info, f"{gf.volume}: no brick on {h.name}"
-    assert "features.shard: on" in info, f"{gf.volume}: the virt option group is not applied"
+    name, owner = {"vm-instances": (gf.volume, NOVA_UID), "cinder-volumes": (gf.volumes_volume, CINDER_UID)}[volume]
+    info = host.check_output("gluster volume info %s", name)
+    computes = [h.name for h in inventory.with_role("compute")]
+    wrong = replica_layout_problems(info, name, computes, gf.brick_path, gf.replica, owner)
+    assert not wrong, "; ".join(wrong) + f"\n{info}"
 
 
 @pytest.mark.controller

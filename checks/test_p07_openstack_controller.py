@@ -8,12 +8,13 @@ from glanceclient import Client as GlanceClient
 from keystoneclient.v3 import client as keystone_client
 from novaclient import client as nova_client
 
-from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table
+from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table,
+                              unhealthy_services, wait_volume)
+from checks.readings import version_document_problem, version_url
 from deploy.phases.p07_openstack_controller.cinder import MOUNT_BASE, share
 from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
 from deploy import glance_images
 from deploy.phases.p07_openstack_controller import image_cache
-from deploy.waits import wait_for
 
 pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
 
@@ -43,6 +44,7 @@ def test_ports_listen_on_the_management_network_only(host, inventory):
     assert not wrong, f"{me.name}: listening beyond the management address: {wrong}"
 
 
+@pytest.mark.controller
 def test_admin_gets_a_token_and_every_service_user_exists(session):
     keystone = keystone_client.Client(session=session, interface="public")
     assert session.get_token(), "no token for admin"
@@ -51,21 +53,32 @@ def test_admin_gets_a_token_and_every_service_user_exists(session):
     assert not missing, f"Keystone user list lacks {sorted(missing)} (has {sorted(names)})"
 
 
-def test_every_catalog_endpoint_answers(session):
+@pytest.mark.controller
+def test_every_catalog_endpoint_returns_its_version_document(session):
+    """GET on each endpoint of the catalog (without its project part) answers
+    200 or 300 with the service's version document, as version discovery
+    (keystoneauth, the clients) reads it: a wrong path or port fails here."""
     keystone = keystone_client.Client(session=session, interface="public")
     services = {s.id: s for s in keystone.services.list()}
     failed = []
     for ep in keystone.endpoints.list():
-        url = ep.url.replace("%(project_id)s", session.get_project_id())
-        try:
-            status = session.get(url, authenticated=True, raise_exc=False).status_code
-        except Exception as e:  # connection refused, timeout: the endpoint does not answer
-            status = type(e).__name__
-        if not (isinstance(status, int) and status < 500):
-            failed.append(f"{services[ep.service_id].name} {ep.interface} {ep.url}: {status}")
-    assert not failed, "endpoints not answering: " + "; ".join(failed)
+        url = version_url(ep.url)
+        problems = []
+        for attempt in (url, url.rstrip("/") + "/"):  # some version roots answer only with the slash
+            try:
+                response = session.get(attempt, authenticated=True, raise_exc=False)
+                problem = version_document_problem(response.status_code, response.text)
+            except Exception as e:  # connection refused, timeout: the endpoint does not answer
+                problem = f"{type(e).__name__}: {e}"
+            if problem is None:
+                break
+            problems.append(problem)
+        else:
+            failed.append(f"{services[ep.service_id].name} {ep.interface} {url}: {problems[0]}")
+    assert not failed, "endpoints without their version document: " + "; ".join(failed)
 
 
+@pytest.mark.controller
 def test_glance_has_every_inventory_image_active_with_its_checksum(session, inventory):
     """The report's 18-add-cirros / 19-add-ubuntu: each image listed, active, and
     the very bytes this machine has (sha512, Glance's os_hash_value)."""
@@ -90,15 +103,17 @@ def assert_services_up(project: str, services, required: set[str]) -> None:
     print("\n" + table)
     missing = required - {s.binary for s in services}
     assert not missing, f"missing {project} services {sorted(missing)}:\n{table}"
-    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up" or s.status != "enabled"]
-    assert not down, f"{project} services down or disabled: {down}\n{table}"
+    wrong = unhealthy_services(services)
+    assert not wrong, f"{project} services not up and enabled: {wrong}\n{table}"
 
 
+@pytest.mark.controller
 def test_nova_services_all_up(session):
     nova = nova_client.Client(NOVA_MICROVERSION, session=session)
     assert_services_up("Nova", nova.services.list(), {"nova-conductor", "nova-scheduler"})
 
 
+@pytest.mark.controller
 def test_neutron_answers_with_networks(session):
     response = session.get("/v2.0/networks", endpoint_filter={"service_type": "network", "interface": "public"})
     assert response.status_code == 200 and "networks" in response.json()
@@ -109,6 +124,7 @@ def cinder(session):
     return cinder_client.Client(CINDER_MICROVERSION, session=session)
 
 
+@pytest.mark.controller
 def test_cinder_services_all_up(cinder):
     assert_services_up("Cinder", cinder.services.list(), {"cinder-scheduler", "cinder-volume"})
 
@@ -120,16 +136,7 @@ def test_a_volume_is_a_file_on_the_glusterfs_share(host, cinder, inventory, requ
     volume = cinder.volumes.create(1, name="check-p07-volume")
     request.addfinalizer(lambda: cinder.volumes.delete(volume))
 
-    seen = {}
-
-    def state():
-        v = cinder.volumes.get(volume.id)
-        seen["status"] = v.status
-        if v.status == "error":
-            raise AssertionError(f"volume {v.id} went to error: see cinder-volume's log on the controller")
-        return v if v.status == "available" else None
-
-    wait_for(state, 180, f"volume {volume.id} available", describe=lambda _: seen.get("status"))
+    wait_volume(cinder, volume.id, "available")
     mounts = host.check_output("findmnt -rn -t fuse.glusterfs -o SOURCE,TARGET")
     mounted = dict(line.split(" ", 1) for line in mounts.splitlines())
     target = mounted.get(share(inventory))
@@ -155,6 +162,7 @@ def test_databases_at_head_schema(host):
     assert not failed, f"{host.backend.hostname}: schema checks failed: {failed}"
 
 
+@pytest.mark.controller
 def test_service_users_log_in_with_the_secrets_file_passwords(inventory, secrets):
     """Each service's Keystone user accepts the password the secrets file holds,
     which is the one written into that service's config."""

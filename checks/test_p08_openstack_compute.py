@@ -4,7 +4,7 @@ linuxbridge agent is alive."""
 import pytest
 from novaclient import client as nova_client
 
-from checks.openstack import NOVA_MICROVERSION, admin_session, service_table
+from checks.openstack import NOVA_MICROVERSION, admin_session, service_table, unhealthy_services
 
 pytestmark = [pytest.mark.p08, pytest.mark.usefixtures("phase_p08")]
 
@@ -57,7 +57,7 @@ def test_every_compute_answers_rpc_calls(nova, inventory):
 
 @pytest.mark.compute
 def test_service_table_all_smiling(nova, inventory, report_section):
-    """The report's Table 4: conductor and scheduler, and nova-compute on every compute, all `:-)`."""
+    """The report's Table 4: conductor and scheduler, and nova-compute on every compute, all `:-)` and enabled."""
     services = nova.services.list()
     table = service_table(services)
     print("\n" + table)
@@ -65,8 +65,8 @@ def test_service_table_all_smiling(nova, inventory, report_section):
     computes = {s.host for s in services if s.binary == "nova-compute"}
     missing = {h.name for h in inventory.with_role("compute")} - computes
     assert not missing, f"no nova-compute on {sorted(missing)}:\n{table}"
-    down = [f"{s.binary} on {s.host}" for s in services if s.state != "up"]
-    assert not down, f"XXX in the service table: {down}\n{table}"
+    wrong = unhealthy_services(services)
+    assert not wrong, f"services not up and enabled in the service table: {wrong}\n{table}"
 
 
 @pytest.mark.compute

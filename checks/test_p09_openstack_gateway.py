@@ -28,6 +28,7 @@ def neutron_get(session, path: str) -> dict:
     return session.get("/v2.0" + path, endpoint_filter={"service_type": "network", "interface": "public"}).json()
 
 
+@pytest.mark.gateway
 def test_every_neutron_agent_alive_on_its_host(session, inventory):
     agents = neutron_get(session, "/agents")["agents"]
     alive = {(a["host"], a["agent_type"]) for a in agents if a["alive"]}
@@ -38,6 +39,7 @@ def test_every_neutron_agent_alive_on_its_host(session, inventory):
     assert not missing, f"agents not alive: {missing}\n{table}"
 
 
+@pytest.mark.gateway
 def test_vm_network_has_a_subnet_with_dhcp(session, inventory):
     nets = neutron_get(session, f"/networks?name={networks.VM_NETWORK}")["networks"]
     assert len(nets) == 1, f"expected one network {networks.VM_NETWORK!r}, found {len(nets)}"
@@ -47,6 +49,7 @@ def test_vm_network_has_a_subnet_with_dhcp(session, inventory):
     assert nets[0]["shared"], f"{networks.VM_NETWORK} is not shared with every project"
 
 
+@pytest.mark.gateway
 def test_router_joins_the_vm_network_to_the_public_network(session, inventory):
     routers = neutron_get(session, f"/routers?name={networks.ROUTER}")["routers"]
     assert len(routers) == 1, f"expected one router {networks.ROUTER!r}, found {len(routers)}"
@@ -61,6 +64,7 @@ def test_router_joins_the_vm_network_to_the_public_network(session, inventory):
         f"{networks.ROUTER}: ports {states} (the L3 agent on {inventory.gateway.name} has not wired it)"
 
 
+@pytest.mark.gateway
 def test_default_security_group_allows_icmp_and_ssh(session):
     project = session.get_project_id()
     groups = neutron_get(session, f"/security-groups?name=default&project_id={project}")["security_groups"]

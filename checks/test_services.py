@@ -10,7 +10,7 @@ import pytest
 
 from deploy.phases import Context, all_phases, started_units
 from deploy.secrets import Secrets
-from pytest_deploy import INVENTORY, ROLE_MARKERS
+from pytest_deploy import INVENTORY
 
 JOURNAL_LINES = 8
 
@@ -23,8 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for host in phase.targets(inventory):
             if not started_units(phase, listing, host):
                 continue  # the phase starts nothing there (phase 09 on the controller: API calls)
-            marks = [getattr(pytest.mark, phase.id)] + [getattr(pytest.mark, r) for r in ROLE_MARKERS
-                                                        if host.has_role(r)]
+            # role marks come from the host (pytest_deploy.mark_roles_by_host); `all`: the phase targets every host
+            marks = [getattr(pytest.mark, phase.id)] + ([pytest.mark.all] if "all" in phase.roles else [])
             params.append(pytest.param(phase, host.name, marks=marks, id=f"{phase.id}-{host.name}"))
     metafunc.parametrize(("phase", "host_name"), params)
 

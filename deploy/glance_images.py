@@ -16,9 +16,10 @@ from pathlib import Path
 
 from .inventory import Image, Inventory
 from .secrets import Secrets
-from .waits import wait_for
+from .waits import wait_for_status
 
 log = logging.getLogger(__name__)
+IMAGE_FAILURES = ("killed", "deleted", "pending_delete")  # an upload that ends there will not become active
 
 
 class ImageImportError(RuntimeError):
@@ -101,7 +102,8 @@ def converge(inv: Inventory, secrets: Secrets, files: dict[str, Path],
         try:
             with open(path, "rb") as f:
                 glance.images.upload(new.id, f)
-            wait_for(lambda: glance.images.get(new.id).status == "active", 300, f"image {image.name} active")
+            wait_for_status(lambda: glance.images.get(new.id), "active", f"image {image.name} active", 300,
+                            failures=IMAGE_FAILURES)
         except Exception:
             glance.images.delete(new.id)  # no half-uploaded image left under a good name
             raise

@@ -78,8 +78,9 @@ class PhaseError(RuntimeError):
 
 def execute(remote: Remote, action: Action) -> None:
     if action.await_condition is not None:
+        # a busy host that does not answer within 30 s is asked again; other errors end the wait
         wait_for(lambda: remote.run(action.await_condition, check=False, timeout=30).ok,
-                 action.timeout, f"{remote.host.name}: {action.await_condition}")
+                 action.timeout, f"{remote.host.name}: {action.await_condition}", transient=(RemoteError,))
     elif action.path is not None:
         remote.put(action.path, action.content or b"", mode=action.mode, owner=action.owner, group=action.group)
     else:

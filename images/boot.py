@@ -174,8 +174,9 @@ class Guest:
                 raise
             return client
         try:
+            # until the guest has the key, sshd refuses or drops us: not ready yet; QEMU gone ends the wait
             return wait_for(attempt, timeout or self.profile.ssh_timeout, f"SSH as {user} to {self.image.name}",
-                            interval=1.0)
+                            interval=1.0, transient=(paramiko.SSHException, OSError, EOFError))
         except WaitTimeout as e:
             raise ImageError(f"{e}\nconsole tail:\n{self.console_tail()}") from None
 

@@ -1,5 +1,7 @@
 """tiny: what CirrOS is, made of Debian's packages. Debian's cloud kernel, a
-busybox userland, dropbear for SSH, e2fsprogs and blkid for a second disk; all of
+busybox userland, dropbear for SSH, e2fsprogs and blkid for a second disk, and
+what test harnesses written for CirrOS call in a guest: Debian's sudo (no
+password for the image's users), busybox's nc, a `dhclient` over udhcpc. All of
 it in the initramfs, which is the root. The disk only carries SYSLINUX, the
 kernel and the initramfs, so stock Nova boots it by BIOS from the first disk."""
 from __future__ import annotations
@@ -21,14 +23,21 @@ log = logging.getLogger("images.tiny")
 
 NAME = "tiny"
 # Packages whose files go in; libraries are taken only as the binaries need them.
-PACKAGES = ["busybox-static", "dropbear-bin", "e2fsprogs", "util-linux",
+PACKAGES = ["busybox-static", "dropbear-bin", "e2fsprogs", "util-linux", "sudo",
             "libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g",
-            "libext2fs2", "libcom-err2", "libblkid1", "libuuid1"]
+            "libext2fs2", "libcom-err2", "libblkid1", "libuuid1",
+            "libpam0g", "libpam-modules", "libaudit1", "libcap-ng0", "libselinux1", "libpcre2-8-0"]
 # binaries that are not busybox applets, or are better than the applet (mke2fs makes ext4)
 BINARIES = ["usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/dbclient",
             "sbin/mke2fs", "sbin/e2fsck", "sbin/resize2fs", "sbin/blkid"]
 LINKS = {"/sbin/mkfs.ext4": "mke2fs", "/sbin/mkfs.ext3": "mke2fs", "/sbin/mkfs.ext2": "mke2fs",
          "/sbin/fsck.ext4": "e2fsck", "/sbin/fsck.ext2": "e2fsck", "/usr/bin/ssh": "dbclient"}
+# Debian's sudo, setuid root, with the policy plugin it loads and the two PAM modules
+# its PAM stack names (/etc/pam.d/sudo below); they go where sudo and libpam look.
+SUDO = "usr/bin/sudo"
+SUDO_PARTS = {"/usr/libexec/sudo/sudoers.so": "usr/libexec/sudo/sudoers.so",
+              "/lib/x86_64-linux-gnu/security/pam_permit.so": "lib/x86_64-linux-gnu/security/pam_permit.so",
+              "/lib/x86_64-linux-gnu/security/pam_deny.so": "lib/x86_64-linux-gnu/security/pam_deny.so"}
 # Names busybox knows under another name only: a symlink would keep the unknown name as argv[0].
 WRAPPERS = {"/sbin/mkfs.vfat": "mkdosfs", "/sbin/mkfs.fat": "mkdosfs"}
 # Drivers the cloud kernel builds as modules, for what Nova and QEMU attach:
@@ -39,7 +48,7 @@ MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi", "sd_mod", "s
            "nls_ascii", "nls_iso8859_1", "nls_utf8", "isofs", "button", "evdev"]
 USER = ("tiny", 1000)
 DISK_MIB = 48
-LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib"]
+LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib", "usr/libexec/sudo"]
 HOST_COMMANDS = ["qemu-img", "syslinux", "mcopy", "mkfs.fat", "dpkg-deb", "apt-get"]
 HOST_PACKAGES = ["qemu-utils", "syslinux", "mtools", "dosfstools"]
 
@@ -134,6 +143,7 @@ def _initramfs(root: Path, kver: str) -> Tree:
         tree.symlink(link, target)
     for path, applet in WRAPPERS.items():
         tree.file(path, f'#!/bin/sh\nexec /bin/busybox {applet} "$@"\n', 0o755)
+    libs |= _sudo(root, tree)
     log.debug("libraries: %s", sorted(libs))
     tree.file("/etc/mke2fs.conf", root / "etc" / "mke2fs.conf")
 
@@ -143,6 +153,20 @@ def _initramfs(root: Path, kver: str) -> Tree:
     for src in sorted(p for p in guest.rglob("*") if p.is_file()):
         tree.file("/" + str(src.relative_to(guest)), src, 0o755 if os.access(src, os.X_OK) else 0o644)
     return tree
+
+
+def _sudo(root: Path, tree: Tree) -> set[str]:
+    """sudo (setuid root), its sudoers plugin and PAM modules, with their libraries."""
+    sudo = _find(root, SUDO)
+    tree.file("/" + SUDO, sudo, 0o4755)
+    libs = _closure(root, sudo, tree)
+    for dest, rel in SUDO_PARTS.items():
+        src = next((_resolve(root, root / d / rel) for d in ("", "usr") if (root / d / rel).exists()), None)
+        if src is None:
+            raise ImageError(f"{rel} is in none of the packages {PACKAGES}")
+        tree.file(dest, src, 0o644)
+        libs |= _closure(root, src, tree)
+    return libs
 
 
 def _find(root: Path, rel: str) -> Path:
@@ -229,8 +253,15 @@ def _etc(tree: Tree) -> None:
     tree.file("/etc/group", f"root:x:0:\ntty:x:5:\nwheel:x:10:{user}\n{user}:x:{uid}:\n")
     tree.file("/etc/shells", "/bin/sh\n/bin/ash\n")
     tree.file("/etc/hostname", "tiny\n")
-    tree.file("/etc/hosts", "127.0.0.1 localhost\n")
+    tree.file("/etc/hosts", "127.0.0.1 localhost\n127.0.1.1 tiny\n")  # until the metadata names it
     tree.file("/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")
     tree.file("/etc/profile", 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nPS1="$(id -un)@$(hostname):\\w\\$ "\n')
     tree.file("/etc/os-release", 'NAME="tiny"\nID=tiny\nPRETTY_NAME="tiny (Debian 12 parts)"\n')
     tree.file("/etc/motd", "tiny: a Debian-made CirrOS. Root is the initramfs: nothing written survives a reboot.\n")
+    # As CirrOS's user: root through sudo without a password (none could match: shadow has '*').
+    tree.file("/etc/sudoers", "Defaults env_reset\nDefaults secure_path=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n"
+              f"root ALL=(ALL:ALL) ALL\n{user} ALL=(root) NOPASSWD: ALL\n", 0o440)
+    # The rules above need no authentication; anything else is refused, not asked for a password.
+    tree.file("/etc/pam.d/sudo", "auth required pam_deny.so\naccount required pam_permit.so\n"
+              "session required pam_permit.so\n")
+    tree.symlink("/var/run", "/run")  # where tools look for pid files (udhcpc.IFACE.pid)

@@ -1,7 +1,9 @@
 """What an operator does to a new cloud, as small helpers for the scenarios:
-API clients, resources cleaned up in reverse order of creation, Tempest-style
-waiters (poll with a deadline, log each state change, fail fast on ERROR),
-and SSH into guests that dumps the guest's console when it cannot get in."""
+API clients, resources cleaned up in reverse order of creation (a cleanup
+that fails is an error of the test, naming what was left behind),
+Tempest-style waiters (poll with a deadline, log each state change, fail fast
+on ERROR), and SSH into guests that dumps the guest's console when it cannot
+get in."""
 from __future__ import annotations
 
 import logging
@@ -15,16 +17,20 @@ import paramiko
 from cinderclient import client as cinder_client
 from novaclient import client as nova_client
 
-from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session
+from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, SERVER_FAILURES, admin_session
 from deploy.inventory import Inventory
 from deploy.secrets import Secrets
-from deploy.waits import WaitTimeout, wait_for
+from deploy.waits import WaitFailed, WaitTimeout, wait_for, wait_for_status
 
 log = logging.getLogger("scenarios")
 
 
 class GuestError(AssertionError):
     """A guest failed to boot, answer or behave; the message carries its console tail."""
+
+
+class GuestCommandFailed(AssertionError):
+    """A command in a guest exited non-zero; the message names the guest, the command and its output."""
 
 
 @dataclass
@@ -46,16 +52,21 @@ class Cloud:
         return r.json() if r.text else {}
 
 
+class CleanupFailed(AssertionError):
+    """A resource the scenario made could not be removed: it is left in the cloud."""
+
+
 @dataclass
 class Cleanup:
     """Deleters registered the moment a resource exists, run newest first; one
-    that fails is logged and the rest still run."""
+    that fails does not stop the others, and `finish` names every failure."""
     actions: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
     def add(self, what: str, action: Callable[[], None]) -> None:
         self.actions.append((what, action))
 
     def run(self) -> list[str]:
+        """Run every deleter; return what failed, as 'WHAT: ERROR'."""
         failed = []
         while self.actions:
             what, action = self.actions.pop()
@@ -65,7 +76,14 @@ class Cleanup:
                 if type(e).__name__ == "NotFound":
                     continue  # the test removed it itself
                 log.warning("cleanup of %s failed: %s", what, e)
-                failed.append(f"{what}: {e}")
+                failed.append(f"{what}: {type(e).__name__}: {e}")
+        return failed
+
+    def finish(self) -> list[str]:
+        """Run every deleter; raise CleanupFailed naming each one that failed (the leaks)."""
+        failed = self.run()
+        if failed:
+            raise CleanupFailed("cleanup failed, left in the cloud: " + "; ".join(failed))
         return failed
 
 
@@ -77,46 +95,28 @@ def console_tail(cloud: Cloud, server, lines: int | None = 40) -> str:
         return f"(no console: {e})"
 
 
+def task_state(server) -> str | None:
+    return getattr(server, "OS-EXT-STS:task_state", None)
+
+
+def fault_of(server) -> str:
+    return (getattr(server, "fault", None) or {}).get("message") or ""
+
+
+def server_detail(server) -> str:
+    fault = fault_of(server)
+    return f"task {task_state(server)} on {host_of(server)}" + (f", fault: {fault}" if fault else "")
+
+
 def wait_server(cloud: Cloud, server, status: str, timeout: float = 300):
-    """Poll until the server has `status`; an ERROR status fails at once with Nova's fault."""
-    def state():
-        s = cloud.nova.servers.get(server.id)
-        if s.status == "ERROR":
-            fault = getattr(s, "fault", {}) or {}
-            raise GuestError(f"server {s.name} went to ERROR on {host_of(s)}: {fault.get('message')}")
-        return s if s.status == status and getattr(s, "OS-EXT-STS:task_state", None) is None else None
-
-    seen = {}
-
-    def describe(_):
-        try:
-            s = cloud.nova.servers.get(server.id)
-            seen["last"] = f"{s.status}/{getattr(s, 'OS-EXT-STS:task_state', None)} on {host_of(s)}"
-        except Exception as e:
-            seen["last"] = str(e)
-        return seen["last"]
-
+    """Poll until the server has `status` and no task; ERROR fails at once with Nova's fault.
+    Either way the message carries the guest's console tail."""
     try:
-        return wait_raising(state, timeout, f"server {server.name} {status}", describe)
-    except WaitTimeout as e:
+        return wait_for_status(lambda: cloud.nova.servers.get(server.id), status, f"server {server.name} {status}",
+                               timeout, failures=SERVER_FAILURES, ready=lambda s: task_state(s) is None,
+                               detail=server_detail)
+    except (WaitFailed, WaitTimeout) as e:
         raise GuestError(f"{e}\nconsole of {server.name}:\n{console_tail(cloud, server)}") from None
-
-
-def wait_raising(condition, timeout, what, describe, interval: float = 1.0):
-    """wait_for, except that a GuestError from the condition ends the wait at once."""
-    error: list[GuestError] = []
-
-    def guarded():
-        try:
-            return condition()
-        except GuestError as e:
-            error.append(e)
-            return True
-
-    value = wait_for(guarded, timeout, what, interval=interval, describe=describe)
-    if error:
-        raise error[0]
-    return value
 
 
 def wait_gone(cloud: Cloud, get: Callable[[], object], what: str, timeout: float = 180) -> None:
@@ -159,11 +159,17 @@ class GuestShell:
         err = stderr.read().decode(errors="replace")
         rc = stdout.channel.recv_exit_status()
         if rc != 0:
-            raise AssertionError(f"{self.name}: {command!r} exited {rc}: {(err or out).strip()[-600:]}")
+            raise GuestCommandFailed(f"{self.name}: {command!r} exited {rc}: {(err or out).strip()[-600:]}")
         return out
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> "GuestShell":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def ssh(cloud: Cloud, server, address: str, user: str, key: paramiko.PKey, timeout: float = 300) -> GuestShell:
@@ -178,12 +184,18 @@ def ssh(cloud: Cloud, server, address: str, user: str, key: paramiko.PKey, timeo
             return None
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a new guest: its key is new
-        client.connect(address, username=user, pkey=key, timeout=15, banner_timeout=15, auth_timeout=15,
-                       allow_agent=False, look_for_keys=False)
+        try:
+            client.connect(address, username=user, pkey=key, timeout=15, banner_timeout=15, auth_timeout=15,
+                           allow_agent=False, look_for_keys=False)
+        except BaseException:
+            client.close()
+            raise
         return client
 
     try:
-        client = wait_for(attempt, timeout, f"SSH as {user} to {server.name} at {address}", interval=2.0)
+        # until the guest has taken its key, sshd refuses or drops us: not ready yet
+        client = wait_for(attempt, timeout, f"SSH as {user} to {server.name} at {address}", interval=2.0,
+                          transient=(paramiko.SSHException, OSError, EOFError))
     except WaitTimeout as e:
         raise GuestError(f"{e}\nconsole of {server.name}:\n{console_tail(cloud, server)}") from None
     return GuestShell(client, server.name)

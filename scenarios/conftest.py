@@ -12,7 +12,7 @@ import paramiko
 import pytest
 
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK, VM_NETWORK
-from scenarios.cloud import Cleanup, Cloud, GuestShell, Stopwatch, console_tail, fixed_ip, host_of, ssh, wait_gone, wait_server
+from scenarios.cloud import Cleanup, CleanupFailed, Cloud, GuestShell, Stopwatch, console_tail, fixed_ip, host_of, ssh, wait_gone, wait_server
 
 # RAM (MiB) and root disk (GB) per image recipe: tiny lives in memory; debian's
 # disk is 1 GiB. Every compute reports the shared volume's size as its disk.
@@ -24,18 +24,44 @@ def cloud(phase_p09, inventory, secrets) -> Cloud:
     return Cloud(inventory, secrets)
 
 
+LEAKS = pytest.StashKey[list[str]]()  # every cleanup failure of the session, named at its end
+
+
+def _finish(config: pytest.Config, actions: Cleanup) -> None:
+    """Run the deleters; a failure is an error of the test (at its teardown) and a line of the final summary."""
+    try:
+        actions.finish()
+    except CleanupFailed as e:
+        config.stash.setdefault(LEAKS, []).append(str(e).removeprefix("cleanup failed, left in the cloud: "))
+        raise
+
+
 @pytest.fixture
-def cleanup():
+def cleanup(pytestconfig):
     actions = Cleanup()
     yield actions
-    actions.run()
+    _finish(pytestconfig, actions)
 
 
 @pytest.fixture(scope="session")
-def session_cleanup():
+def session_cleanup(pytestconfig):
     actions = Cleanup()
     yield actions
-    actions.run()
+    _finish(pytestconfig, actions)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A leak fails the run even if nothing else did (it already is an error of the test that made it)."""
+    if session.config.stash.get(LEAKS, []) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    leaks = config.stash.get(LEAKS, [])
+    if leaks:
+        terminalreporter.section("cleanup failed: left in the cloud", red=True)
+        for line in leaks:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -97,13 +123,18 @@ class Guest:
         return ssh(self.cloud, self.server, self.floating_ip, self.login, self.key, timeout)
 
     def root_shell(self, timeout: float = 300) -> GuestShell:
-        """For disks and mounts: tiny takes the key as root too (it has no sudo);
-        other images are entered as their login user, commands under sudo."""
+        """For disks and mounts: tiny takes the key as root too; other images
+        are entered as their login user, commands under sudo."""
         if self.recipe == "tiny" or self.login == "root":
             return ssh(self.cloud, self.server, self.floating_ip, "root", self.key, timeout)
         shell = self.shell(timeout)
         shell.prefix = "sudo -n "
         return shell
+
+    def run_as_root(self, command: str, timeout: float = 300) -> str:
+        """One command in a root shell of its own, closed after it."""
+        with self.root_shell(timeout) as shell:
+            return shell.run(command)
 
 
 @pytest.fixture(scope="session")

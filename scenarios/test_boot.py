@@ -1,11 +1,13 @@
 """The report's 02-boot-cirros, 04-boot-ubuntu and 05-ssh-into-vm: each image
 boots, takes its key from the metadata service, and is reached over SSH; and
-every compute host runs a guest."""
+every compute host runs a guest, under the hypervisor the host can do."""
 import json
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from checks.readings import config_files, domain_type, effective_virt_type, host_domain_type
 from scenarios.cloud import wait_gone
 
 pytestmark = pytest.mark.scenario
@@ -50,15 +52,42 @@ def test_boot_each_image_and_log_in(image, boot, cloud, timing):
     wait_gone(cloud, lambda: cloud.nova.servers.get(guest.server.id), f"server {guest.server.name}")
 
 
-def test_every_compute_runs_a_guest(boot, cloud, inventory, timing):
+def hypervisor_problem(remote, server) -> str | None:
+    """The guest's libvirt domain on its compute is of the type the host can do
+    (kvm only with vmx/svm and /dev/kvm), and nova-compute's effective virt_type says the same."""
+    host = remote.host.name
+    instance = getattr(server, "OS-EXT-SRV-ATTR:instance_name")
+    running_as = domain_type(remote.run(["virsh", "-c", "qemu:///system", "dumpxml", instance]).stdout)
+    flags = int(remote.run("grep -Ewc 'vmx|svm' /proc/cpuinfo", check=False).stdout.strip() or 0)
+    dev_kvm = remote.run(["test", "-c", "/dev/kvm"], check=False).ok
+    can = host_domain_type(flags, dev_kvm)
+    # the daemon is a script: the kernel names its process nova-compute (a shell running pgrep is not)
+    pid = remote.run(["pgrep", "-o", "-x", "nova-compute"], check=False).stdout.strip()
+    if not pid:
+        return f"{host}: nova-compute is not running, its virt_type cannot be read"
+    cmdline = remote.run(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").stdout.splitlines()
+    paths = config_files(cmdline, lambda d: remote.run(f"ls -1 {shlex.quote(d)}/*.conf 2>/dev/null",
+                                                       check=False).stdout.split())
+    texts = [(p, r.stdout) for p in paths if (r := remote.run(["cat", p], check=False)).ok]
+    virt_type, where = effective_virt_type(texts)
+    said = (f"{host}: guest {server.name} ({instance}) runs as <domain type='{running_as}'>; the host can do "
+            f"{can} (vmx/svm flags: {flags}, /dev/kvm: {'yes' if dev_kvm else 'no'}); nova-compute's virt_type "
+            f"is {virt_type} ({where})")
+    return None if running_as == can == virt_type else said
+
+
+def test_every_compute_runs_a_guest(boot, cloud, inventory, pool, timing):
     """Boot one tiny guest on each compute host (asked for by host name); all
-    go ACTIVE on the host asked for, and each answers SSH."""
+    go ACTIVE on the host asked for, under the hypervisor the host can do, and
+    each answers SSH."""
     image = inventory.images[0].name
     computes = [h.name for h in inventory.with_role("compute")]
     with ThreadPoolExecutor(len(computes)) as pool:
         guests = list(pool.map(lambda host: boot(image, host=host), computes))
     placed = {g.server.name: g.host for g in guests}
     assert sorted(placed.values()) == sorted(computes), f"guests placed {placed}, wanted one on each of {computes}"
+    wrong = [p for g in guests if (p := hypervisor_problem(pool[g.host], g.server))]
+    assert not wrong, "; ".join(wrong)
 
     def reach(guest):
         shell = guest.shell(timeout=600)

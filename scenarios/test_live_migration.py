@@ -6,9 +6,10 @@ import time
 
 import pytest
 
+from checks.openstack import MIGRATION_FAILURES, SERVER_FAILURES
 from checks.tools import ensure_packages
-from deploy.waits import wait_for
-from scenarios.cloud import GuestError, Stopwatch, host_of, wait_raising
+from deploy.waits import WaitFailed, wait_for, wait_for_status
+from scenarios.cloud import GuestCommandFailed, GuestError, Stopwatch, host_of, server_detail, task_state
 from scenarios.test_volumes import attach, wait_volume
 
 pytestmark = pytest.mark.scenario
@@ -48,34 +49,44 @@ def longest_gap(replies: list[float], start: float, end: float) -> float:
 
 
 def counter_lines(guest, directory: str) -> list[int]:
-    shell = guest.root_shell()
-    try:
-        return [int(x) for x in shell.run(f"cat {directory}/counter").split()]
-    finally:
-        shell.close()
+    return [int(x) for x in guest.run_as_root(f"cat {directory}/counter").split()]
 
 
 def migrate(cloud, guest, timing, label: str, to: str | None = None) -> tuple[float, str]:
     """Live-migrate (shared instances directory: no block migration); returns
-    (seconds, new host) once the migration record says completed."""
+    (seconds, new host) once this migration's record says completed and the
+    server is ACTIVE, idle, on another host. A failed migration or a server in
+    ERROR ends the wait at once."""
     source = guest.host
+
+    def records():
+        return [m for m in cloud.nova.migrations.list(instance_uuid=guest.server.id)
+                if m.migration_type == "live-migration"]
+
+    earlier = {m.id for m in records()}  # on the way back, the record of the way there does not count
     watch = Stopwatch()
     cloud.nova.servers.live_migrate(guest.server, host=to, block_migration=False)
 
-    def done():
-        s = guest.refresh()
-        if s.status == "ERROR":
-            raise GuestError(f"{s.name} went to ERROR migrating from {source}: {getattr(s, 'fault', '')}")
-        migrations = [m for m in cloud.nova.migrations.list(instance_uuid=s.id)
-                      if m.migration_type == "live-migration"]
-        latest = max(migrations, key=lambda m: m.id) if migrations else None
-        if latest and latest.status in ("error", "failed"):
-            raise GuestError(f"{s.name}: live migration from {source} {latest.status}")
-        finished = latest and latest.status == "completed" and host_of(s) != source
-        return finished and s.status == "ACTIVE" and getattr(s, "OS-EXT-STS:task_state", None) is None
+    def fetch():
+        ours = [m for m in records() if m.id not in earlier]
+        return guest.refresh(), max(ours, key=lambda m: m.id) if ours else None
 
-    wait_raising(done, 300, f"{guest.server.name} live-migrated away from {source}",
-                 lambda _: f"{guest.server.status} on {guest.host}", interval=0.5)
+    def state(found) -> str:
+        server, record = found
+        if server.status in SERVER_FAILURES:
+            return server.status
+        return record.status if record else "not started"
+
+    def ready(found) -> bool:
+        server, _ = found
+        return host_of(server) != source and server.status == "ACTIVE" and task_state(server) is None
+
+    try:
+        wait_for_status(fetch, "completed", f"{guest.server.name} live-migrated away from {source}", 300,
+                        failures=SERVER_FAILURES + MIGRATION_FAILURES, state=state, ready=ready,
+                        detail=lambda found: f"server {found[0].status}, {server_detail(found[0])}", interval=0.5)
+    except WaitFailed as e:
+        raise GuestError(f"{e}; see nova-compute's log on {source}") from None
     seconds = watch()
     timing(f"live migration {label}", seconds)
     return seconds, guest.host
@@ -99,20 +110,14 @@ def test_live_migration_keeps_the_guest_running(with_volume, boot, cloud, cleanu
         cleanup.add(f"detach {volume.id}", lambda: (cloud.nova.volumes.delete_server_volume(guest.server.id, volume.id),
                                                     wait_volume(cloud, volume, "available")))
         directory = "/mnt/v"
-        shell = guest.root_shell()
-        try:
-            shell.run(f"mkfs.ext4 -q -F /dev/{disk} && mkdir -p {directory} && mount /dev/{disk} {directory}")
-        finally:
-            shell.close()
+        guest.run_as_root(f"mkfs.ext4 -q -F /dev/{disk} && mkdir -p {directory} && mount /dev/{disk} {directory}")
         # the guest unmounts before the volume is detached at cleanup
-        cleanup.add("unmount in guest", lambda: guest.root_shell().run(
+        cleanup.add(f"unmount {directory} in {guest.server.name}", lambda: guest.run_as_root(
             f"kill $(cat /tmp/counter.pid) 2>/dev/null; umount {directory} || true"))
-    shell = guest.root_shell()
-    try:
-        shell.run(COUNTER.format(dir=directory))
-    finally:
-        shell.close()
-    wait_for(lambda: len(counter_lines(guest, directory)) >= 5, 60, f"{guest.server.name} counting")
+    guest.run_as_root(COUNTER.format(dir=directory))
+    # the counter's file may not exist yet on the first look
+    wait_for(lambda: len(counter_lines(guest, directory)) >= 5, 60, f"{guest.server.name} counting",
+             transient=(GuestCommandFailed,))
 
     origin = guest.host
     for label, to in ((f"{origin} away", None), ("back", origin)):

@@ -2,6 +2,7 @@
 data written to a volume in one guest is read back, byte for byte, in another."""
 import pytest
 
+from checks.openstack import wait_volume as checks_wait_volume
 from scenarios.cloud import Stopwatch, wait_gone
 from deploy.waits import wait_for
 
@@ -12,17 +13,7 @@ FIND_NEW_DISK = ("for d in /sys/block/vd*; do n=${d##*/}; "
 
 
 def wait_volume(cloud, volume, status: str, timeout: float = 180):
-    seen = {}
-
-    def state():
-        v = cloud.cinder.volumes.get(volume.id)
-        seen["status"] = v.status
-        if v.status.startswith("error"):
-            raise AssertionError(f"volume {volume.id} went to {v.status}: see cinder-volume's log on the controller")
-        return v if v.status == status else None
-
-    return wait_for(state, timeout, f"volume {volume.id} {status}", interval=1.0,
-                    describe=lambda _: seen.get("status"))
+    return checks_wait_volume(cloud.cinder, volume.id, status, timeout)
 
 
 def attach(cloud, guest, volume, timing) -> str:

@@ -1,8 +1,10 @@
-"""Fault drills on the deployed embedded lab: break it on purpose three ways
-(a stopped database, a wrong password in one service's config, a GlusterFS
-brick offline), run the checks as an operator would (`--no-deploy`), and
-require a failure message that names the host, the service and the fix, a
-diagnostics folder holding the evidence, and a next deploy that repairs it.
+"""Fault drills on the deployed embedded lab: break it on purpose (a stopped
+database, a wrong password in one service's config, a GlusterFS brick
+offline, the NAT rule on the wrong interface, chrony stopped where it could
+run), run the checks as an operator would (`--no-deploy`), and require a
+failure message that names the host, the service and the fix, a diagnostics
+folder holding the evidence, and a next deploy that repairs it. One more
+drill forces a volume to `error` under a wait, which must end at once.
 
 Needs root and the lab: the first drill deploys it if it is not converged
 (minutes on a fresh machine; a no-op of seconds on a converged one).
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from deploy.inventory import Inventory, load_inventory
+from deploy.phases.p01_network_gateway import nat_rules
 from deploy.remote import Pool
 from deploy.waits import wait_for
 
@@ -123,3 +126,68 @@ def test_brick_offline(lab, repaired_after, tmp_path):
     assert re.search(rf"^Brick {victim}:\S+\s+N/A\s+N/A\s+N\s", status, re.M), status
     faults = (verdict.diagnostics / "known-faults.txt").read_text()
     assert f"GlusterFS brick offline: the brick {victim}:" in faults
+
+
+def test_nat_rule_on_the_wrong_interface(lab, repaired_after, tmp_path):
+    """The gateway masquerades out of the provider NIC instead of its public one: the
+    rule still "exists" for a grep, but traffic from behind the gateway does not leave
+    with the gateway's public address, and the NAT check must say so."""
+    inventory, pool = lab
+    gateway = inventory.gateway
+    wrong = gateway.interfaces.get("provider") or gateway.management_interface
+    repaired_after += ["checks/test_p01_network_gateway.py", "-k", "management_traffic"]
+    rules = nat_rules(inventory)
+    chain = rules.chain_name(next(c for c in rules.chains if c.table == "nat"))
+    pool[gateway.name].run(["iptables", "-w", "-t", "nat", "-R", chain, "1",
+                            "-s", str(inventory.management.cidr), "-o", wrong, "-j", "MASQUERADE"])
+    verdict = verify(tmp_path / "broken", *repaired_after)
+    assert verdict.returncode == 1, verdict.output[-3000:]
+    assert f"NAT on the gateway {gateway.name}: " in verdict.output, verdict.output[-3000:]
+
+
+def test_chrony_stopped_where_the_host_can_set_the_clock(lab, repaired_after, tmp_path):
+    """chronyd stopped on a host that can set its clock fails the time check, naming host
+    and fix. The embedded lab's containers lack CAP_SYS_TIME (they share this machine's
+    clock), so there the drill finds no such host and says so."""
+    from checks.readings import can_set_clock
+
+    inventory, pool = lab
+    able = [h.name for h in inventory.hosts if can_set_clock(pool[h.name].run(["cat", "/proc/1/status"]).stdout)]
+    if not able:
+        pytest.skip("no host of this lab can set its clock (no CAP_SYS_TIME: containers on this machine's "
+                    "clock): chronyd runs nowhere, the time check skips on every host")
+    victim = able[0]
+    repaired_after += ["checks/test_p06_openstack_all.py", "-k", f"chronyd and {victim}"]
+    pool[victim].run("systemctl stop chrony")
+    verdict = verify(tmp_path / "broken", *repaired_after)
+    assert verdict.returncode == 1, verdict.output[-3000:]
+    assert f"{victim}: chronyd is not running" in verdict.output, verdict.output[-3000:]
+    assert f"`systemctl start chrony` on {victim}" in verdict.output
+
+
+def test_volume_forced_to_error_ends_the_wait_at_once(lab):
+    """`cinder reset-state --state error` on a volume being waited for: the wait
+    gives up within seconds, naming the state, instead of waiting out its timeout."""
+    import time
+
+    from cinderclient import client as cinder_client
+
+    from checks.openstack import CINDER_MICROVERSION, admin_session, wait_volume
+    from deploy.secrets import Secrets
+
+    inventory, _ = lab
+    cinder = cinder_client.Client(CINDER_MICROVERSION,
+                                  session=admin_session(inventory, Secrets(inventory.secrets_path)))
+    volume = cinder.volumes.create(1, name="drill-volume-error")
+    try:
+        wait_volume(cinder, volume.id, "available")
+        cinder.volumes.reset_state(volume, "error")  # what `cinder reset-state --state error` sends
+        started = time.monotonic()
+        with pytest.raises(AssertionError) as failed:
+            wait_volume(cinder, volume.id, "in-use", timeout=180)
+        assert time.monotonic() - started < 30, "the wait did not end at once"
+        assert f"volume {volume.id} in-use: it went to 'error'" in str(failed.value)
+    finally:
+        cinder.volumes.delete(volume.id)
+        wait_for(lambda: not [v for v in cinder.volumes.list() if v.id == volume.id], 180,
+                 f"drill volume {volume.id} deleted")

@@ -58,3 +58,29 @@ def test_boots_without_metadata_and_powers_off_by_acpi(tiny, tmp_path):
         g.wait_console("tiny: sshd up", 90)
         assert "tiny: no metadata" in g.console_text()
         assert g.powerdown(timeout=60) < 60
+
+
+def test_what_a_cirros_test_harness_calls(tiny, tmp_path):
+    """As Tempest's remote client uses CirrOS: `sudo` without a password for the
+    image's user, busybox's `nc`, and `dhclient -r && dhclient` (detached: the
+    release drops the address the session runs over), with udhcpc's pid file
+    under /var/run as Tempest's udhcpc renewal reads it."""
+    from deploy.waits import wait_for
+
+    with boot.Guest(tiny, tmp_path, boot.PROFILES["tiny"], hostname="harness") as g:
+        g.wait_console("tiny: sshd up", 60)
+        with g.connect() as client:
+            assert boot.run(client, "id -un").strip() == "tiny"
+            assert boot.run(client, "sudo -n id -u").strip() == "0"
+            assert boot.run(client, "sudo -n sh -c 'id -un'").strip() == "root"
+            assert boot.run(client, "echo | nc -w 2 127.0.0.1 22 | head -c 4") == "SSH-"
+            assert boot.run(client, "test -s /var/run/udhcpc.eth0.pid && echo yes").strip() == "yes"
+            boot.run(client, "setsid sh -c 'sudo -n /sbin/dhclient -r && sudo -n /sbin/dhclient; "
+                             "echo rc=$? > /tmp/dhclient.out' </dev/null >/dev/null 2>&1 &")
+
+        def renewed() -> str:
+            with g.connect(timeout=30) as again:
+                return boot.run(again, "cat /tmp/dhclient.out 2>/dev/null; cat /run/tiny-ip.eth0 2>/dev/null")
+        out = wait_for(lambda: "rc=" in (text := renewed()) and text, 90, "dhclient -r && dhclient in tiny",
+                       transient=(images.ImageError,))
+        assert out.splitlines()[0] == "rc=0" and len(out.splitlines()) == 2, out
