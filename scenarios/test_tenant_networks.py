@@ -22,7 +22,7 @@ from checks.openstack import NOVA_MICROVERSION
 from checks.tools import ensure_packages
 from deploy.phases.p07_openstack_controller.keystone import DEMO
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK
-from deploy.waits import wait_for
+from deploy.waits import wait_for, wait_for_status
 from scenarios.cloud import Cleanup, Cloud, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
 from scenarios.test_live_migration import migrate
 
@@ -65,13 +65,8 @@ def port_of(cloud: Cloud, server) -> dict:
 
 
 def wait_port_active(cloud: Cloud, port_id: str, what: str) -> None:
-    seen = {}
-
-    def active():
-        seen["status"] = cloud.neutron("GET", f"/ports/{port_id}")["port"]["status"]
-        return seen["status"] == "ACTIVE"
-
-    wait_for(active, 120, f"port {port_id} ACTIVE after {what}", describe=lambda _: seen.get("status"))
+    wait_for_status(lambda: cloud.neutron("GET", f"/ports/{port_id}")["port"], "ACTIVE",
+                    f"port {port_id} ACTIVE after {what}", 120, failures=("ERROR",), state=lambda p: p["status"])
 
 
 @pytest.fixture(scope="module")
