@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import select
 import shlex
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,38 @@ from .waits import WaitTimeout, iterate_timeout
 
 log = logging.getLogger(__name__)
 Command = str | Sequence[str]
+
+# One operator process is one run: its commands are recorded on each host under
+# this id, so that a later run can tell what a dead run left running.
+RUN_ID = f"{time.strftime('%Y%m%d-%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+STATE_DIR = "/run/openstack-deploy"      # per-host record of runs and their commands (tmpfs: gone at reboot)
+
+# Every command runs under this supervisor, so that it dies with the SSH session
+# that started it. Without it, a command whose operator was killed went on
+# orphaned (an apt-get ran 15 minutes on, holding dpkg's lock against the next
+# run). A pty would do it too (sshd hangs up the session's process group when the
+# channel closes), but a pty merges stderr into stdout: the error tails and the
+# framing of run_many need them apart. stdin cannot be watched for EOF: it carries
+# payloads (put()). So the command runs in a process group of its own (setsid),
+# recorded in STATE_DIR/groups/TOKEN, and a watcher in another group waits for
+# the sshd process that started the command ($1, the login shell's parent) to
+# exit (`tail --pid` polls it) and then ends the command's group: TERM, then KILL
+# after 10 s. The command's stdin, stdout, stderr and exit code pass unchanged,
+# whatever the command is and however its text was delivered.
+# Arguments: $1 the sshd pid, $2 STATE_DIR, $3 token, $4 run id, $5 the command.
+SUPERVISOR = r"""exec 3<&0
+setsid /bin/sh -c "$5" <&3 3<&- &
+g=$!
+exec 3<&-
+[ -d "$2/groups" ] && printf '%s %s %s\n' "$g" "$4" "$1" 2>/dev/null >"$2/groups/$3"
+setsid /bin/sh -c 'tail --pid="$1" -f /dev/null; kill -TERM -"$2" 2>/dev/null || exit 0; i=0
+while kill -0 -"$2" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done
+kill -KILL -"$2" 2>/dev/null' watch "$1" "$g" </dev/null >/dev/null 2>&1 &
+w=$!
+wait "$g"; rc=$?
+kill -TERM -"$w" 2>/dev/null
+[ -d "$2/groups" ] && rm -f "$2/groups/$3"
+exit $rc"""
 
 
 def render(command: Command) -> str:
@@ -110,19 +144,36 @@ class Remote:
                 self._client = None
 
     # ------------------------------------------------------------- commands
-    def wrap(self, text: str) -> str:
-        """The command as sent: through sudo when the inventory says so."""
-        if self.host.sudo:
-            return "sudo -n /bin/sh -c " + shlex.quote(text)
-        return text
+    state_dir = STATE_DIR
+
+    def wrap(self, text: str, token: str = "") -> str:
+        """The command as sent: under the SUPERVISOR, through sudo when the inventory says so.
+
+        "$PPID" is expanded by the login shell sshd starts, so it is the sshd
+        process of this session, also under sudo."""
+        argv = ["/bin/sh", "-c", SUPERVISOR, "supervise"]
+        tail = [self.state_dir, token or uuid.uuid4().hex[:12], RUN_ID, text]
+        words = " ".join(map(shlex.quote, argv)) + ' "$PPID" ' + " ".join(map(shlex.quote, tail))
+        return "exec " + ("sudo -n " if self.host.sudo else "") + words
+
+    def end(self, token: str) -> None:
+        """End the process group of a command this run started (one that timed out)."""
+        record = shlex.quote(f"{self.state_dir}/groups/{token}")
+        self.run(f'read -r g _ < {record} 2>/dev/null && kill -TERM -"$g" 2>/dev/null; true',
+                 check=False, timeout=30)
 
     def run(self, command: Command, *, check: bool = True, stdin: bytes | None = None,
             timeout: float | None = 1800) -> Result:
         text = render(command)
         started = time.monotonic()
+        token = uuid.uuid4().hex[:12]
         try:
-            rc, out, err = self._exec(self.wrap(text), stdin, timeout)
+            rc, out, err = self._exec(self.wrap(text, token), stdin, timeout)
         except socket.timeout:
+            try:  # the session lives on: the command would go on without anyone reading it
+                self.end(token)
+            except RemoteError as e:
+                log.warning("%s: could not end the timed-out command: %s", self.host.name, e)
             raise RemoteError(self.host.name, text, None, "", f"no answer within {timeout:.0f}s") from None
         except (paramiko.SSHException, OSError, EOFError) as e:
             raise RemoteError(self.host.name, text, None, "", f"connection lost: {e}") from None

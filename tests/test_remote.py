@@ -2,11 +2,15 @@
 quoting, batched facts framing, atomic file writes, error messages."""
 import dataclasses
 import os
+import shlex
 import subprocess
+
+from pathlib import Path
 
 import pytest
 
-from deploy.remote import Remote, RemoteError, render
+from deploy.remote import RUN_ID, Remote, RemoteError, render
+from deploy.waits import wait_for
 
 
 class LocalRemote(Remote):
@@ -30,8 +34,11 @@ def test_argv_is_quoted_word_by_word(local):
 
 def test_sudo_wraps_the_whole_command(default_inventory):
     host = dataclasses.replace(default_inventory.host("controller"), user="debian", sudo=True)
-    assert Remote(host).wrap("echo 'x' && id") == "sudo -n /bin/sh -c 'echo '\"'\"'x'\"'\"' && id'"
-    assert Remote(default_inventory.host("controller")).wrap("id") == "id"
+    sent = shlex.split(Remote(host).wrap("echo 'x' && id", "t1"))
+    assert sent[:5] == ["exec", "sudo", "-n", "/bin/sh", "-c"]      # the supervisor too runs as root
+    assert sent[-5:] == ["$PPID", "/run/openstack-deploy", "t1", RUN_ID, "echo 'x' && id"]
+    plain = shlex.split(Remote(default_inventory.host("controller")).wrap("id", "t2"))
+    assert plain[:3] == ["exec", "/bin/sh", "-c"] and plain[-1] == "id"
 
 
 def test_run_many_keeps_each_output_and_exit_code(local):
@@ -74,3 +81,39 @@ def test_failure_names_host_command_code_and_stderr(local):
 
 def test_unchecked_failure_returns_result(local):
     assert local.run("exit 2", check=False).rc == 2
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_command_ends_with_the_session_that_started_it(local, tmp_path):
+    """A run killed mid-command (its SSH session gone) leaves nothing running on the host."""
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    pidfile = tmp_path / "pid"
+    wrapped = local.wrap(f"echo $$ > {pidfile}; exec sleep 300", "tok")
+    # the stand-in for sshd: a shell whose child runs the command as sshd's login shell would
+    session = subprocess.Popen(["bash", "-c", 'bash -c "$1"; :', "sshd", wrapped])
+    try:
+        pid = wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, "the command started")
+        group, run, parent = (tmp_path / "groups" / "tok").read_text().split()
+        assert (group, run, parent) == (pid, RUN_ID, str(session.pid))  # recorded: its own group, this run
+        assert os.getpgid(int(pid)) == int(pid) != os.getpgid(0)
+        assert alive(int(pid))
+    finally:
+        session.kill()
+        session.wait()
+    wait_for(lambda: not alive(int(pid)), 15, f"the orphaned command (pid {pid}) ended")
+    wait_for(lambda: not (tmp_path / "groups" / "tok").exists(), 5, "its record removed")
+
+
+def test_a_finished_command_leaves_no_record_and_keeps_its_exit_code(local, tmp_path):
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    assert local.run("read x; echo \"got $x\"; echo e >&2; exit 4", stdin=b"payload\n", check=False).rc == 4
+    assert local.run("read x; echo \"got $x\"", stdin=b"payload\n").stdout == "got payload\n"
+    assert list((tmp_path / "groups").iterdir()) == []
