@@ -138,6 +138,9 @@ class Remote:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        if self.run_lock is not None:  # this run ends normally: the host's record says so
+            self.run_lock.finish(b"ended\n")
+            self.run_lock = None
         with self._lock:
             if self._client:
                 self._client.close()
@@ -145,6 +148,18 @@ class Remote:
 
     # ------------------------------------------------------------- commands
     state_dir = STATE_DIR
+    lock_path = "/run/lock/openstack-deploy.lock"
+    run_lock: Held | None = None     # this run's lock on the host (deploy.runlock), while it holds one
+
+    def hold(self, text: str) -> Held:
+        """Start a command on a channel of its own and keep its stdin open: it runs
+        until `finish`/`close`, or until this run's SSH session dies (its stdin then
+        reaches EOF). Not supervised: its stdin is its lifeline."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session()
+        chan.exec_command(("sudo -n /bin/sh -c " + shlex.quote(text)) if self.host.sudo else text)
+        return Held(self.host.name, chan)
 
     def wrap(self, text: str, token: str = "") -> str:
         """The command as sent: under the SUPERVISOR, through sudo when the inventory says so.
@@ -252,6 +267,52 @@ class Remote:
             raise RemoteError(self.host.name, f"write {path}", e.rc, e.stderr) from None
 
 
+class Held:
+    """A long-lived command on its own channel (see Remote.hold)."""
+
+    def __init__(self, host: str, chan: paramiko.Channel):
+        self.host, self.chan, self._buffer = host, chan, b""
+
+    def readline(self, timeout: float) -> str:
+        """One line of its stdout ('' if it ended first); RemoteError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemoteError(self.host, "held command", None, "", f"no line within {timeout:.0f}s")
+            if self.chan.recv_ready():
+                data = self.chan.recv(4096)
+                if not data:
+                    break
+                self._buffer += data
+            elif self.chan.exit_status_ready() and not self.chan.recv_ready():
+                break
+            else:
+                select.select([self.chan], [], [], min(remaining, 1.0))
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def finish(self, last: bytes = b"") -> None:
+        """Send its last input, end its stdin and let it end (10 s at most)."""
+        try:
+            if last:
+                self.chan.sendall(last)
+            self.chan.shutdown_write()
+            deadline = time.monotonic() + 10
+            while not self.chan.exit_status_ready() and time.monotonic() < deadline:
+                if self.chan.recv_ready():
+                    self.chan.recv(4096)
+                else:
+                    select.select([self.chan], [], [], 0.5)
+        except (OSError, paramiko.SSHException, EOFError):
+            pass  # the session is gone already, and the command with it
+        finally:
+            self.chan.close()
+
+    def close(self) -> None:
+        self.chan.close()
+
+
 class Pool:
     """The connections of one run, one per host, opened on first use."""
 
@@ -260,6 +321,9 @@ class Pool:
 
     def __getitem__(self, name: str) -> Remote:
         return self._remotes[name]
+
+    def __iter__(self):
+        return iter(self._remotes.values())
 
     def close(self) -> None:
         for remote in self._remotes.values():
