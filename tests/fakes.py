@@ -25,6 +25,7 @@ class FakeHost:
     # guard command (a Command step's `unless`) -> the command that satisfies it
     guards: dict[str, str] = field(default_factory=dict)
     ran: set[str] = field(default_factory=set)  # every command ever run, unlike `changes`
+    dpkg_interrupted: str = ""  # what the interrupted-dpkg fact shows (a killed transaction)
 
 
 class FakeRemote:
@@ -46,7 +47,9 @@ class FakeRemote:
             raise RemoteError(self.host.name, text, 1, "simulated failure")
         s.changes.append(text)
         s.ran.add(text)
-        if "apt-get" in text:
+        if "dpkg --configure -a" in text:
+            s.dpkg_interrupted = ""
+        if "apt-get" in text and " install " in text:
             names = text.split(" install ", 1)[1].split(";")[0].split("||")[0].split()
             s.packages.update(n for n in names if not n.startswith("-"))
         elif m := re.match(r"sysctl -q -w (\S+)=(\S+)", text):
@@ -83,6 +86,8 @@ class FakeRemote:
         s = self.state
         ok = lambda out="": Result(self.host.name, text, 0, out, "")
         fail = Result(self.host.name, text, 1, "", "")
+        if text.startswith("ls -A /var/lib/dpkg/updates"):
+            return ok(s.dpkg_interrupted)
         if text.startswith("dpkg-query"):
             names = shlex.split(text)[3:]
             return ok("".join(f"{n} ii \n" for n in names if n in s.packages))
