@@ -405,12 +405,19 @@ class Service(Step):
             actions.append(Action.run(["systemctl", "enable", self.unit]))
             reasons.append(f"was {enabled_state}")
         triggers = [s.key for s in self.restart_on if s.key in done]
-        if self.running and active_state != "active":
+        if self.running and active_state in ("inactive", "failed", "unknown"):
             actions.append(Action.run(["systemctl", "start", self.unit]))
             reasons.append(f"was {active_state}")
         elif self.running and (triggers or newest > started):
+            # also when it is still activating or reloading: `start` would leave a
+            # process running that read the old configuration (a package's script
+            # may have started it before the suite wrote its config, in a run that died)
             actions.append(Action.run(["systemctl", "restart", self.unit]))
-            reasons.append("changed: " + "; ".join(triggers) if triggers else "configuration newer than the running service")
+            reasons.append("changed: " + "; ".join(triggers) if triggers else
+                           f"configuration newer than the running service ({active_state} since before it was written)")
+        elif self.running and active_state != "active":
+            actions.append(Action.run(["systemctl", "start", self.unit]))
+            reasons.append(f"was {active_state}")
         elif self.running is False and active_state == "active":
             actions.append(Action.run(["systemctl", "stop", self.unit]))
             reasons.append("was active")

@@ -26,6 +26,13 @@ class FakeHost:
     guards: dict[str, str] = field(default_factory=dict)
     ran: set[str] = field(default_factory=set)  # every command ever run, unlike `changes`
     dpkg_interrupted: str = ""  # what the interrupted-dpkg fact shows (a killed transaction)
+    clock: int = 1000           # seconds: each write and each start takes one
+    mtimes: dict[str, int] = field(default_factory=dict)       # path -> when last written
+    unit_started: dict[str, int] = field(default_factory=dict)  # unit -> when it last entered its state
+
+    def tick(self) -> int:
+        self.clock += 1
+        return self.clock
 
 
 class FakeRemote:
@@ -58,8 +65,9 @@ class FakeRemote:
             unit = s.units.setdefault(m[2], ["disabled", "inactive"])
             if m[1] == "enable":
                 unit[0] = "enabled"
-            elif m[1] in ("start", "restart"):
+            elif m[1] == "restart" or (m[1] == "start" and unit[1] != "active"):
                 unit[1] = "active"
+                s.unit_started[m[2]] = s.tick()
             elif m[1] == "stop":
                 unit[1] = "inactive"
         elif m := re.fullmatch(r"chmod (\S+) (\S+)", text):
@@ -80,6 +88,7 @@ class FakeRemote:
         self.round_trips += 1
         self.state.changes.append(f"write {path}")
         self.state.files[path] = (content.decode(), mode, owner, group)
+        self.state.mtimes[path] = self.state.tick()
 
     # -- facts
     def _fact(self, text: str) -> Result:
@@ -101,7 +110,9 @@ class FakeRemote:
             return ok(s.sysctl.get(m[1], "0") + "\n")
         if m := re.match(r"echo \$\(systemctl is-enabled (\S+)", text):
             enabled, active = s.units.get(m[1], ["missing", "inactive"])
-            return ok(f"{enabled} {active} no 100 0\n")
+            watched = re.search(r"stat -c %Y (.*?) 2>/dev/null", text)
+            newest = max((s.mtimes.get(p, 0) for p in shlex.split(watched[1])), default=0) if watched else 0
+            return ok(f"{enabled} {active} no {s.unit_started.get(m[1], 0)} {newest}\n")
         if text in s.guards:
             return ok() if s.guards[text] in s.ran else fail
         if text.startswith("iptables"):
