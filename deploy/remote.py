@@ -40,7 +40,8 @@ STATE_DIR = "/run/openstack-deploy"      # per-host record of runs and their com
 # channel closes), but a pty merges stderr into stdout: the error tails and the
 # framing of run_many need them apart. stdin cannot be watched for EOF: it carries
 # payloads (put()). So the command runs in a process group of its own (setsid),
-# recorded in STATE_DIR/groups/TOKEN, and a watcher in another group waits for
+# recorded in STATE_DIR/groups/TOKEN (group, run id, sshd pid, the group
+# leader's start time: pids are reused), and a watcher in another group waits for
 # the sshd process that started the command ($1, the login shell's parent) to
 # exit (`tail --pid` polls it) and then ends the command's group: TERM, then KILL
 # after 10 s. The command's stdin, stdout, stderr and exit code pass unchanged,
@@ -50,14 +51,18 @@ SUPERVISOR = r"""exec 3<&0
 setsid /bin/sh -c "$5" <&3 3<&- &
 g=$!
 exec 3<&-
-[ -d "$2/groups" ] && printf '%s %s %s\n' "$g" "$4" "$1" 2>/dev/null >"$2/groups/$3"
+parent=$1 dir=$2 token=$3 run=$4
+if [ -d "$dir/groups" ]; then
+  read -r s <"/proc/$g/stat" 2>/dev/null; r=${s##*) }; set -f; set -- $r; set +f
+  printf '%s %s %s %s\n' "$g" "$run" "$parent" "${20:-0}" 2>/dev/null >"$dir/groups/$token"
+fi
 setsid /bin/sh -c 'tail --pid="$1" -f /dev/null; kill -TERM -"$2" 2>/dev/null || exit 0; i=0
 while kill -0 -"$2" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done
-kill -KILL -"$2" 2>/dev/null' watch "$1" "$g" </dev/null >/dev/null 2>&1 &
+kill -KILL -"$2" 2>/dev/null' watch "$parent" "$g" </dev/null >/dev/null 2>&1 &
 w=$!
 wait "$g"; rc=$?
 kill -TERM -"$w" 2>/dev/null
-[ -d "$2/groups" ] && rm -f "$2/groups/$3"
+[ -d "$dir/groups" ] && rm -f "$dir/groups/$token"
 exit $rc"""
 
 

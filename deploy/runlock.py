@@ -47,12 +47,17 @@ exit $rc"""
 
 # $1 state dir, $2 this run's id. Ends (TERM) each recorded process group of
 # another run whose sshd session is gone; prints `RUN GROUP PROGRAMS...` for each.
+# A group whose leader's pid now belongs to a younger process is not that group.
 LEFTOVERS = r"""d="$1/groups"; me=$2
 for f in "$d"/*; do
   [ -f "$f" ] || continue
-  read -r g run parent <"$f" || { rm -f "$f"; continue; }
+  read -r g run parent start <"$f" || { rm -f "$f"; continue; }
   [ "$run" = "$me" ] && continue
   kill -0 "$parent" 2>/dev/null && continue
+  if read -r s <"/proc/$g/stat" 2>/dev/null; then
+    r=${s##*) }; set -f; set -- $r; set +f
+    [ -z "$start" ] || [ "${20}" = "$start" ] || { rm -f "$f"; continue; }
+  fi
   if kill -0 -"$g" 2>/dev/null; then
     names=$(for p in /proc/[0-9]*; do
       read -r s <"$p/stat" 2>/dev/null || continue

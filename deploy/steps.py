@@ -116,18 +116,23 @@ done
 exit 0"""
 
 
-def held(text: str, guard: str = POLICY_RC_D, holds: str = HOLDS) -> str:
-    """`text` run while this shell holds services: the guard put in place (a
-    policy-rc.d of someone else's is left as it is), then this shell's own hold
-    file, removed when `text` ends, whatever others hold meanwhile."""
-    g, want = q(guard), guard_script(holds)
-    return (f"mkdir -p {q(holds)} && guard={q(want)} && "
-            f"if [ ! -e {g} ] || grep -qF {q(GUARD_MARK)} {g} || [ \"$(cat {g})\" = \"$(printf {q(LEGACY_GUARD)})\" ]; then "
-            f"[ \"$(cat {g} 2>/dev/null)\" = \"$guard\" ] || {{ printf '%s\\n' \"$guard\" > {g}.new && "
-            f"chmod 755 {g}.new && mv -f {g}.new {g}; }}; fi && "
-            "read -r s </proc/$$/stat && r=${s##*) } && set -f && set -- $r && set +f && "
-            f"hold={q(holds)}/$$ && printf '%s\\n' \"${{20}}\" > \"$hold\" && "
-            f"( {text} ); rc=$?; rm -f \"$hold\"; exit $rc")
+def guard_in_place(guard: str = POLICY_RC_D, holds: str = HOLDS) -> Action:
+    """The suite's guard written where there is none, or an older one of the suite's;
+    a policy-rc.d of someone else's is left as it is."""
+    g = q(guard)
+    return Action(describe=f"hold-services guard {guard} in place (the suite's own; another's is left alone)",
+                  command=f"mkdir -p {q(holds)} && guard={q(guard_script(holds))} && "
+                          f"if [ ! -e {g} ] || grep -qF {q(GUARD_MARK)} {g} || "
+                          f"[ \"$(cat {g})\" = \"$(printf {q(LEGACY_GUARD)})\" ]; then "
+                          f"[ \"$(cat {g} 2>/dev/null)\" = \"$guard\" ] || {{ printf '%s\\n' \"$guard\" > {g}.new && "
+                          f"chmod 755 {g}.new && mv -f {g}.new {g}; }}; fi")
+
+
+def held(text: str, holds: str = HOLDS) -> str:
+    """`text` run while this shell holds services (after `guard_in_place`): its own
+    hold file, removed when `text` ends, whatever others hold meanwhile."""
+    return (f"hold={q(holds)}/$$ && read -r s </proc/$$/stat && r=${{s##*) }} && set -f && set -- $r && set +f && "
+            f"printf '%s\\n' \"${{20}}\" > \"$hold\" && ( {text} ); rc=$?; rm -f \"$hold\"; exit $rc")
 
 
 @dataclass
@@ -155,7 +160,7 @@ class Packages(Step):
         installed = {line.split()[0] for line in listing.splitlines() if line.split()[1:2] == ["ii"]}
         return [n for n in self.names if n not in installed]
 
-    def install(self, names: Sequence[str]) -> Action:
+    def install(self, names: Sequence[str]) -> list[Action]:
         lock = f"-o DPkg::Lock::Timeout={LOCK_WAIT_S}"
         apt = (f"DEBIAN_FRONTEND=noninteractive apt-get -q -y {lock} -o Dpkg::Options::=--force-confold "
                "--no-install-recommends install " + " ".join(map(q, names)))
@@ -165,17 +170,17 @@ class Packages(Step):
                 f"echo \"waited {LOCK_WAIT_S}s for dpkg's lock {DPKG_LOCK}: still held by pid $lockpid "
                 f"($(cat /proc/$lockpid/cmdline 2>/dev/null | tr '\\0' ' '))\" >&2; false; "
                 f"else apt-get -q {lock} update && {apt}; fi; }}")
-        if self.hold_services:
-            text = held(text)
-        return Action(describe="apt-get install " + " ".join(names), command=text)
+        install = Action(describe="apt-get install " + " ".join(names), command=held(text) if self.hold_services else text)
+        return [guard_in_place(), install] if self.hold_services else [install]
 
     def complete_interrupted(self, evidence: str, then: Sequence[str]) -> list[Action]:
         """An interrupted dpkg run completed (services held), then what is missing installed."""
         return [Action(describe=f"poll up to {LOCK_WAIT_S}s until dpkg's lock is free",
                        await_condition=f"test -z \"$({DPKG_LOCK_HOLDER})\"", timeout=LOCK_WAIT_S,
                        what=f"dpkg's lock {DPKG_LOCK} free (held by another apt or dpkg)"),
+                guard_in_place(),
                 Action(describe="dpkg --configure -a (an interrupted dpkg run: " + evidence + ")",
-                       command=held("dpkg --configure -a"))] + ([self.install(then)] if then else [])
+                       command=held("dpkg --configure -a"))] + (self.install(then)[-1:] if then else [])
 
     def diff(self, facts: list[Result], done: set[str]) -> Change:
         missing = self.missing(facts[0].stdout)
@@ -186,10 +191,10 @@ class Packages(Step):
                           + (", then missing: " + " ".join(missing) if missing else ""))
         if not missing:
             return no_change(f"{len(self.names)} packages installed")
-        return Change([self.install(missing)], "missing: " + " ".join(missing))
+        return Change(self.install(missing), "missing: " + " ".join(missing))
 
     def fresh(self) -> list[Action]:
-        return [self.install(self.names)]
+        return self.install(self.names)
 
 
 # ------------------------------------------------------------------ files

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from deploy.runner import apply_host
-from deploy.steps import LOCK_WAIT_S, Packages, guard_script, held
+from deploy.steps import LOCK_WAIT_S, Packages, guard_in_place, guard_script, held
 from tests.fakes import FakeRemote
 
 
@@ -18,6 +18,11 @@ def paths(tmp_path):
 
 def sh(text: str) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", "-c", text], capture_output=True, text=True, timeout=30)
+
+
+def held_install(text: str, guard, holds) -> str:
+    """What a held transaction sends: the guard put in place, then `text` under this shell's hold."""
+    return guard_in_place(str(guard), str(holds)).command + " && " + held(text, str(holds))
 
 
 def policy(guard) -> int:
@@ -31,7 +36,7 @@ def start_ticks(pid: int) -> str:
 
 def test_services_are_held_while_the_transaction_runs_and_released_after(paths):
     guard, holds = paths
-    inside = sh(held(f"{guard} nova-api start; echo \"rc=$?\"", str(guard), str(holds)))
+    inside = sh(held_install(f"{guard} nova-api start; echo \"rc=$?\"", guard, holds))
     assert inside.returncode == 0 and inside.stdout.strip() == "rc=101", inside.stderr
     assert guard.exists(), "the guard stays in place"
     assert list(holds.iterdir()) == []         # this transaction's own hold is gone
@@ -44,7 +49,7 @@ def test_another_holders_hold_is_never_removed(paths):
     try:
         holds.mkdir()
         (holds / str(other.pid)).write_text(start_ticks(other.pid) + "\n")
-        result = sh(held("exit 3", str(guard), str(holds)))
+        result = sh(held_install("exit 3", guard, holds))
         assert result.returncode == 3                                   # the exit code passes
         assert [p.name for p in holds.iterdir()] == [str(other.pid)]   # only its own hold was removed
         assert policy(guard) == 101                                     # the other still holds
@@ -56,7 +61,7 @@ def test_another_holders_hold_is_never_removed(paths):
 
 def test_a_reused_pid_holds_nothing(paths):
     guard, holds = paths
-    sh(held("true", str(guard), str(holds)))
+    sh(held_install("true", guard, holds))
     living = subprocess.Popen(["sleep", "300"])
     try:
         (holds / str(living.pid)).write_text("1\n")   # a killed holder's file, its pid since reused
@@ -70,14 +75,14 @@ def test_a_policy_rc_d_of_someone_else_is_left_alone(paths):
     guard, holds = paths
     guard.write_text("#!/bin/sh\n# the image builder's own\nexit 101\n")
     guard.chmod(0o755)
-    assert sh(held("true", str(guard), str(holds))).returncode == 0
+    assert sh(held_install("true", guard, holds)).returncode == 0
     assert guard.read_text() == "#!/bin/sh\n# the image builder's own\nexit 101\n"
 
 
 def test_the_old_suites_own_guard_is_replaced(paths):
     guard, holds = paths
     guard.write_text("#!/bin/sh\nexit 101\n")     # what an older suite left when killed mid-transaction
-    sh(held("true", str(guard), str(holds)))
+    sh(held_install("true", guard, holds))
     assert guard.read_text() == guard_script(str(holds)) + "\n"
 
 
@@ -88,9 +93,10 @@ def test_an_interrupted_dpkg_run_is_completed_first(default_inventory):
     assert result.error is None, result.error
     assert result.steps[0].reason == "dpkg was interrupted: dpkg --configure -a first, then missing: nova-common crudini"
     ran = remote.state.changes
-    assert "dpkg --configure -a" in ran[1] and "apt-get" not in ran[1]
-    assert "/usr/sbin/policy-rc.d" in ran[1]          # configured with services held
-    assert "apt-get" in ran[2] and f"DPkg::Lock::Timeout={LOCK_WAIT_S}" in ran[2]
+    assert "dpkg's lock" in ran[0] or "lock-frontend" in ran[0]     # awaited free first
+    assert "/usr/sbin/policy-rc.d" in ran[1]                         # the guard in place
+    assert "dpkg --configure -a" in ran[2] and "hold-services.d/$$" in ran[2] and "apt-get" not in ran[2]
+    assert "apt-get" in ran[3] and f"DPkg::Lock::Timeout={LOCK_WAIT_S}" in ran[3]
     assert remote.state.packages == {"nova-common", "crudini"}
     remote.state.changes.clear()
     assert apply_host(remote, [Packages("t", ["nova-common", "crudini"], hold_services=True)]).changed == 0

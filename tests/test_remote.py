@@ -100,8 +100,9 @@ def test_a_command_ends_with_the_session_that_started_it(local, tmp_path):
     session = subprocess.Popen(["bash", "-c", 'bash -c "$1"; :', "sshd", wrapped])
     try:
         pid = wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, "the command started")
-        group, run, parent = (tmp_path / "groups" / "tok").read_text().split()
+        group, run, parent, start = (tmp_path / "groups" / "tok").read_text().split()
         assert (group, run, parent) == (pid, RUN_ID, str(session.pid))  # recorded: its own group, this run
+        assert start == Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
         assert os.getpgid(int(pid)) == int(pid) != os.getpgid(0)
         assert alive(int(pid))
     finally:

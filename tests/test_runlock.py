@@ -14,6 +14,10 @@ from deploy.runlock import RunInfo, RunLockError, end_leftovers, take, take_all,
 from tests.test_remote import LocalRemote, alive
 
 
+def start_ticks(pid: int) -> str:
+    return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[19]
+
+
 class LocalHeld:
     """A held command in a local shell; close() is what sshd does when the run dies."""
 
@@ -115,15 +119,18 @@ def test_what_a_dead_run_left_running_is_ended(make, tmp_path):
     living = subprocess.Popen(["sleep", "300"], start_new_session=True)
     gone = subprocess.Popen(["true"])
     gone.wait()                                             # a pid whose process (the dead sshd) is gone
-    (groups / "a").write_text(f"{orphan.pid} run-A {gone.pid}\n")
-    (groups / "b").write_text(f"{living.pid} run-C {os.getpid()}\n")  # its session lives: not a dead run's
+    reused = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    (groups / "a").write_text(f"{orphan.pid} run-A {gone.pid} {start_ticks(orphan.pid)}\n")
+    (groups / "b").write_text(f"{living.pid} run-C {os.getpid()} {start_ticks(living.pid)}\n")  # its session lives
+    (groups / "c").write_text(f"{reused.pid} run-A {gone.pid} 1\n")  # that pid is another process's now
     try:
         said = end_leftovers(remote, "run-B")
         assert said == [f"controller: ended process group {orphan.pid} left running by dead run run-A: sleep"]
         assert orphan.wait(timeout=5) == -15
-        assert alive(living.pid)
+        assert alive(living.pid) and alive(reused.pid)
         assert sorted(p.name for p in groups.iterdir()) == ["b"]
         assert end_leftovers(remote, "run-B") == []
     finally:
-        living.kill()
-        living.wait()
+        for p in (living, reused):
+            p.kill()
+            p.wait()
