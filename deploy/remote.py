@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paramiko
@@ -31,6 +31,7 @@ Command = str | Sequence[str]
 # One operator process is one run: its commands are recorded on each host under
 # this id, so that a later run can tell what a dead run left running.
 RUN_ID = f"{time.strftime('%Y%m%d-%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+_RELOCKING = threading.Lock()
 STATE_DIR = "/run/openstack-deploy"      # per-host record of runs and their commands (tmpfs: gone at reboot)
 
 # Every command runs under this supervisor, so that it dies with the SSH session
@@ -155,6 +156,21 @@ class Remote:
     state_dir = STATE_DIR
     lock_path = "/run/lock/openstack-deploy.lock"
     run_lock: Held | None = None     # this run's lock on the host (deploy.runlock), while it holds one
+    relock: Callable[[], None] | None = None   # takes this run's lock again (set by deploy.runlock)
+    refused: Exception | None = None
+
+    def _take_lock_again(self) -> None:
+        """The SSH session was lost, and the run lock with it: take it again before
+        anything else is done to the host (another run may have taken it meanwhile)."""
+        with _RELOCKING:
+            if self.run_lock is not None and self.run_lock.lost():
+                log.warning("%s: SSH session lost, and this run's lock with it: taking it again", self.host.name)
+                self.run_lock = None
+                try:
+                    self.relock()
+                except Exception as e:  # refused (another run took the host) or unreachable
+                    self.refused = e
+                    raise
 
     def hold(self, text: str) -> Held:
         """Start a command on a channel of its own and keep its stdin open: it runs
@@ -205,6 +221,10 @@ class Remote:
         return result
 
     def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        if self.refused is not None:  # this run lost its lock on the host: nothing more is done there
+            raise self.refused
+        if self.run_lock is not None and self.run_lock.lost() and self.relock is not None:
+            self._take_lock_again()
         transport = self.client.get_transport()
         assert transport is not None
         chan = transport.open_session()
@@ -316,6 +336,11 @@ class Held:
 
     def close(self) -> None:
         self.chan.close()
+
+    def lost(self) -> bool:
+        """Its session is gone (then so is what it held)."""
+        transport = self.chan.get_transport()
+        return self.chan.closed or self.chan.exit_status_ready() or transport is None or not transport.is_active()
 
 
 class Pool:

@@ -161,6 +161,11 @@ def take(remote: Remote, me: RunInfo) -> list[str]:
         raise RunLockError([name], f"{who}, dead but its SSH session is still open ({e})",
                            remote.lock_path) from None
     remote.run_lock = held
+
+    def again() -> None:  # after a lost SSH session (deploy.remote): same run, same record
+        for line in take(remote, me):
+            log.info("%s", line)
+    remote.relock = again
     said: list[str] = []
     previous = RunInfo.parse(first.removeprefix("locked").strip())
     ended = held.readline(timeout=30).removeprefix("ended").strip()

@@ -134,3 +134,30 @@ def test_what_a_dead_run_left_running_is_ended(make, tmp_path):
         for p in (living, reused):
             p.kill()
             p.wait()
+
+
+class LostLock:
+    def lost(self) -> bool:
+        return True
+
+
+def test_a_lost_session_takes_the_lock_again_before_the_next_command(default_inventory):
+    from deploy.remote import Remote
+    remote = Remote(default_inventory.host("controller"))
+    taken = []
+    remote.run_lock, remote.relock = LostLock(), lambda: taken.append("again")
+    remote._take_lock_again()
+    assert taken == ["again"] and remote.run_lock is None
+
+
+def test_a_host_whose_lock_another_run_took_meanwhile_gets_no_more_commands(default_inventory):
+    from deploy.remote import Remote
+    remote = Remote(default_inventory.host("controller"))
+    refusal = RunLockError(["controller"], "run run-B (pid 1 on elsewhere)", "/run/lock/openstack-deploy.lock")
+
+    def refuse():
+        raise refusal
+    remote.run_lock, remote.relock = LostLock(), refuse
+    for _ in range(2):  # the command that found the session lost, and every one after it
+        with pytest.raises(RunLockError):
+            remote._exec("true", None, 10)
