@@ -337,6 +337,13 @@ class Held:
     def close(self) -> None:
         self.chan.close()
 
+    def stderr(self) -> str:
+        """What it said on stderr so far (why it ended early)."""
+        err = b""
+        while self.chan.recv_stderr_ready():
+            err += self.chan.recv_stderr(4096)
+        return err.decode(errors="replace")
+
     def lost(self) -> bool:
         """Its session is gone (then so is what it held)."""
         transport = self.chan.get_transport()

@@ -134,6 +134,8 @@ def _try_lock(remote: Remote, me: RunInfo):
     held = remote.hold(f"/bin/sh -c {q(LOCK)} lock {q(remote.lock_path)} {q(remote.state_dir)} "
                        f"{q(json.dumps(asdict(me)))} {q(me.run)}")
     first = held.readline(timeout=60)
+    if not first.startswith(("locked", "held")):
+        first += " " + held.stderr()
     if not first.startswith("locked"):
         held.close()
     return held, first

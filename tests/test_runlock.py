@@ -36,6 +36,9 @@ class LocalHeld:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode()
 
+    def stderr(self) -> str:
+        return ""
+
     def finish(self, last: bytes = b"") -> None:
         if last:
             self.p.stdin.write(last)
