@@ -171,7 +171,7 @@ def take(remote: Remote, me: RunInfo) -> list[str]:
     said: list[str] = []
     previous = RunInfo.parse(first.removeprefix("locked").strip())
     ended = held.readline(timeout=30).removeprefix("ended").strip()
-    if previous and previous.run != ended:
+    if previous and previous.run not in (ended, me.run):  # me: taken again after a lost session
         said.append(f"{name}: taken over from dead run {previous.run} "
                     f"(pid {previous.pid} on {previous.operator}, started {previous.started}): it did not end cleanly")
     return said + end_leftovers(remote, me.run)
