@@ -3,6 +3,7 @@ quoting, batched facts framing, atomic file writes, error messages."""
 import dataclasses
 import os
 import shlex
+import socket
 import subprocess
 
 from pathlib import Path
@@ -118,3 +119,26 @@ def test_a_finished_command_leaves_no_record_and_keeps_its_exit_code(local, tmp_
     assert local.run("read x; echo \"got $x\"; echo e >&2; exit 4", stdin=b"payload\n", check=False).rc == 4
     assert local.run("read x; echo \"got $x\"", stdin=b"payload\n").stdout == "got payload\n"
     assert list((tmp_path / "groups").iterdir()) == []
+
+
+def test_a_command_that_timed_out_is_ended(local, tmp_path, monkeypatch):
+    """The session lives on after a timeout: the command would run on unread, so it is ended."""
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    pidfile = tmp_path / "pid"
+    started = []
+    original = local._exec
+
+    def first_times_out(text, stdin, timeout):
+        if started:
+            return original(text, stdin, timeout)
+        started.append(subprocess.Popen(["bash", "-c", text]))   # runs on, nobody reads it
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, "the command started")
+        raise socket.timeout()
+    monkeypatch.setattr(local, "_exec", first_times_out)
+    with pytest.raises(RemoteError) as err:
+        local.run(f"echo $$ > {pidfile}; exec sleep 300", timeout=1)
+    assert "no answer within 1s" in str(err.value)
+    pid = int(pidfile.read_text())
+    wait_for(lambda: not alive(pid), 10, f"the timed-out command (pid {pid}) ended")
+    started[0].wait(timeout=10)
