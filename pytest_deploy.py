@@ -21,7 +21,8 @@ from deploy.inventory import Inventory, InventoryError, check_key_files, load_in
 from deploy.known_faults import recognise
 from deploy.phases import Context, Phase, all_phases, units_by_host
 from deploy.plan import render_plan
-from deploy.remote import Pool
+from deploy.remote import Pool, RemoteError
+from deploy.runlock import RunLockError, take_all
 from deploy.runner import PhaseError, PhaseResult, apply_phase
 from deploy.secrets import Secrets, SecretsError, mask
 from deploy.triage import triage
@@ -39,6 +40,7 @@ REPORT = pytest.StashKey[Path]()
 COLLECTED = pytest.StashKey[bool]()                           # evidence from the hosts gathered
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
+LOCKED = pytest.StashKey[bool]()                              # this run holds the hosts' run lock
 TRIAGE_FRESH_S = 60.0
 TRIAGE_MARGIN_S = 30.0                                        # logs from just before the test began count too
 log = logging.getLogger("deploy")
@@ -256,6 +258,12 @@ def _phase_fixture(phase: Phase, previous: str | None, following: list[Phase]):
             request.getfixturevalue(previous)
         if request.config.getoption("--no-deploy"):
             return None
+        if not request.config.stash.get(LOCKED, False):  # once, before the first phase converges anything
+            request.config.stash[LOCKED] = True
+            try:
+                take_all(pool, progress=log.info)
+            except (RunLockError, RemoteError) as e:
+                pytest.exit(f"deploy: {e}", returncode=3)
         log.info("phase %s: applying", phase.title)
         try:
             needed = _needed(request.session)

@@ -11,7 +11,8 @@ import time
 from .inventory import InventoryError, check_key_files, load_inventory
 from .phases import Context, all_phases
 from .plan import render_plan
-from .remote import Pool
+from .remote import Pool, RemoteError
+from .runlock import RunLockError, take_all
 from .runner import PhaseError, apply_phase
 from .secrets import MaskingFilter, Secrets, SecretsError
 
@@ -45,12 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         pool = Pool(inventory.hosts)
         started = time.monotonic()
         try:
+            take_all(pool)  # one run per host at a time; what a dead run left running is ended
             for i, phase in enumerate(phases):
                 apply_phase(phase, ctx, pool, ahead=phases[i + 1:])
         finally:
             pool.close()
         print(f"applied {len(phases)} phases in {time.monotonic() - started:.1f}s")
-    except (InventoryError, SecretsError, PhaseError) as e:
+    except (InventoryError, SecretsError, PhaseError, RunLockError, RemoteError) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 2
     return 0

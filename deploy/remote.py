@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import select
 import shlex
 import socket
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paramiko
@@ -34,6 +36,44 @@ from .waits import WaitTimeout, iterate_timeout
 
 log = logging.getLogger(__name__)
 Command = str | Sequence[str]
+
+# One operator process is one run: its commands are recorded on each host under
+# this id, so that a later run can tell what a dead run left running.
+RUN_ID = f"{time.strftime('%Y%m%d-%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+_RELOCKING = threading.Lock()
+STATE_DIR = "/run/openstack-deploy"      # per-host record of runs and their commands (tmpfs: gone at reboot)
+
+# Every command runs under this supervisor, so that it dies with the SSH session
+# that started it. Without it, a command whose operator was killed went on
+# orphaned (an apt-get ran 15 minutes on, holding dpkg's lock against the next
+# run). A pty would do it too (sshd hangs up the session's process group when the
+# channel closes), but a pty merges stderr into stdout: the error tails and the
+# framing of run_many need them apart. stdin cannot be watched for EOF: it carries
+# payloads (put()). So the command runs in a process group of its own (setsid),
+# recorded in STATE_DIR/groups/TOKEN (group, run id, sshd pid, the group
+# leader's start time: pids are reused), and a watcher in another group waits for
+# the sshd process that started the command ($1, the login shell's parent) to
+# exit (`tail --pid` polls it) and then ends the command's group: TERM, then KILL
+# after 10 s. The command's stdin, stdout, stderr and exit code pass unchanged,
+# whatever the command is and however its text was delivered.
+# Arguments: $1 the sshd pid, $2 STATE_DIR, $3 token, $4 run id, $5 the command.
+SUPERVISOR = r"""exec 3<&0
+setsid /bin/sh -c "$5" <&3 3<&- &
+g=$!
+exec 3<&-
+parent=$1 dir=$2 token=$3 run=$4
+if [ -d "$dir/groups" ]; then
+  read -r s <"/proc/$g/stat" 2>/dev/null; r=${s##*) }; set -f; set -- $r; set +f
+  printf '%s %s %s %s\n' "$g" "$run" "$parent" "${20:-0}" 2>/dev/null >"$dir/groups/$token"
+fi
+setsid /bin/sh -c 'tail --pid="$1" -f /dev/null; kill -TERM -"$2" 2>/dev/null || exit 0; i=0
+while kill -0 -"$2" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done
+kill -KILL -"$2" 2>/dev/null' watch "$parent" "$g" </dev/null >/dev/null 2>&1 &
+w=$!
+wait "$g"; rc=$?
+kill -TERM -"$w" 2>/dev/null
+[ -d "$dir/groups" ] && rm -f "$dir/groups/$token"
+exit $rc"""
 
 
 def render(command: Command) -> str:
@@ -157,29 +197,79 @@ class Remote:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        if self.run_lock is not None:  # this run ends normally: the host's record says so
+            self.run_lock.finish(b"ended\n")
+            self.run_lock = None
         with self._lock:
             if self._client:
                 self._client.close()
                 self._client = None
 
     # ------------------------------------------------------------- commands
-    def wrap(self, text: str, stdin: bytes | None = None) -> tuple[str, bytes]:
-        """The SSH command and the bytes sent on its standard input: always the
-        same READER line (through sudo when the inventory says so), then the
-        script's length, the script, and the script's own input."""
+    state_dir = STATE_DIR
+    lock_path = "/run/lock/openstack-deploy.lock"
+    run_lock: Held | None = None     # this run's lock on the host (deploy.runlock), while it holds one
+    relock: Callable[[], None] | None = None   # takes this run's lock again (set by deploy.runlock)
+    refused: Exception | None = None
+
+    def _take_lock_again(self) -> None:
+        """The SSH session was lost, and the run lock with it: take it again before
+        anything else is done to the host (another run may have taken it meanwhile)."""
+        with _RELOCKING:
+            if self.run_lock is not None and self.run_lock.lost():
+                log.warning("%s: SSH session lost, and this run's lock with it: taking it again", self.host.name)
+                self.run_lock = None
+                try:
+                    self.relock()
+                except Exception as e:  # refused (another run took the host) or unreachable
+                    self.refused = e
+                    raise
+
+    def hold(self, text: str) -> Held:
+        """Start a command on a channel of its own and keep its stdin open: it runs
+        until `finish`/`close`, or until this run's SSH session dies (its stdin then
+        reaches EOF). Not supervised: its stdin is its lifeline."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session()
+        chan.exec_command(("sudo -n /bin/sh -c " + shlex.quote(text)) if self.host.sudo else text)
+        return Held(self.host.name, chan)
+
+    def wrap(self, text: str, token: str = "", stdin: bytes | None = None) -> tuple[str, bytes]:
+        """The SSH command and the bytes sent on its standard input.
+
+        The command is always the same: the SUPERVISOR (through sudo when the
+        inventory says so) running the READER, which takes the script from
+        standard input; then come the script's length, the script, and the
+        script's own input. So the host's process list and sudo's log show no
+        script text. "$PPID" is expanded by the login shell sshd starts, so it
+        is the sshd process of this session, also under sudo."""
         script = text.encode()
         payload = b"%d\n" % len(script) + script + (stdin or b"")
-        if self.host.sudo:
-            return "sudo -n /bin/sh -c " + shlex.quote(READER), payload
-        return READER, payload
+        argv = ["/bin/sh", "-c", SUPERVISOR, "supervise"]
+        tail = [self.state_dir, token or uuid.uuid4().hex[:12], RUN_ID, READER]
+        words = " ".join(map(shlex.quote, argv)) + ' "$PPID" ' + " ".join(map(shlex.quote, tail))
+        return "exec " + ("sudo -n " if self.host.sudo else "") + words, payload
+
+    def end(self, token: str) -> None:
+        """End the process group of a command this run started (one that timed out)."""
+        record = shlex.quote(f"{self.state_dir}/groups/{token}")
+        self.run(f'read -r g _ < {record} 2>/dev/null && kill -TERM -"$g" 2>/dev/null; true',
+                 check=False, timeout=30)
 
     def run(self, command: Command, *, check: bool = True, stdin: bytes | None = None,
             timeout: float | None = 1800) -> Result:
         text = render(command)
         started = time.monotonic()
+        token = uuid.uuid4().hex[:12]
         try:
-            rc, out, err = self._exec(*self.wrap(text, stdin if stdin is not None else stdin_of(command)), timeout)
+            rc, out, err = self._exec(*self.wrap(text, token, stdin if stdin is not None else stdin_of(command)),
+                                      timeout)
         except socket.timeout:
+            try:  # the session lives on: the command would go on without anyone reading it
+                self.end(token)
+            except RemoteError as e:
+                log.warning("%s: could not end the timed-out command: %s", self.host.name, e)
             raise RemoteError(self.host.name, text, None, "", f"no answer within {timeout:.0f}s") from None
         except (paramiko.SSHException, OSError, EOFError) as e:
             raise RemoteError(self.host.name, text, None, "", f"connection lost: {e}") from None
@@ -191,6 +281,10 @@ class Remote:
         return result
 
     def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        if self.refused is not None:  # this run lost its lock on the host: nothing more is done there
+            raise self.refused
+        if self.run_lock is not None and self.run_lock.lost() and self.relock is not None:
+            self._take_lock_again()
         transport = self.client.get_transport()
         assert transport is not None
         chan = transport.open_session()
@@ -264,6 +358,64 @@ class Remote:
             raise RemoteError(self.host.name, f"write {path}", e.rc, e.stderr) from None
 
 
+class Held:
+    """A long-lived command on its own channel (see Remote.hold)."""
+
+    def __init__(self, host: str, chan: paramiko.Channel):
+        self.host, self.chan, self._buffer = host, chan, b""
+
+    def readline(self, timeout: float) -> str:
+        """One line of its stdout ('' if it ended first); RemoteError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemoteError(self.host, "held command", None, "", f"no line within {timeout:.0f}s")
+            if self.chan.recv_ready():
+                data = self.chan.recv(4096)
+                if not data:
+                    break
+                self._buffer += data
+            elif self.chan.exit_status_ready() and not self.chan.recv_ready():
+                break
+            else:
+                select.select([self.chan], [], [], min(remaining, 1.0))
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def finish(self, last: bytes = b"") -> None:
+        """Send its last input, end its stdin and let it end (10 s at most)."""
+        try:
+            if last:
+                self.chan.sendall(last)
+            self.chan.shutdown_write()
+            deadline = time.monotonic() + 10
+            while not self.chan.exit_status_ready() and time.monotonic() < deadline:
+                if self.chan.recv_ready():
+                    self.chan.recv(4096)
+                else:
+                    select.select([self.chan], [], [], 0.5)
+        except (OSError, paramiko.SSHException, EOFError):
+            pass  # the session is gone already, and the command with it
+        finally:
+            self.chan.close()
+
+    def close(self) -> None:
+        self.chan.close()
+
+    def stderr(self) -> str:
+        """What it said on stderr so far (why it ended early)."""
+        err = b""
+        while self.chan.recv_stderr_ready():
+            err += self.chan.recv_stderr(4096)
+        return err.decode(errors="replace")
+
+    def lost(self) -> bool:
+        """Its session is gone (then so is what it held)."""
+        transport = self.chan.get_transport()
+        return self.chan.closed or self.chan.exit_status_ready() or transport is None or not transport.is_active()
+
+
 class Pool:
     """The connections of one run, one per host, opened on first use."""
 
@@ -272,6 +424,9 @@ class Pool:
 
     def __getitem__(self, name: str) -> Remote:
         return self._remotes[name]
+
+    def __iter__(self):
+        return iter(self._remotes.values())
 
     def close(self) -> None:
         for remote in self._remotes.values():

@@ -80,7 +80,8 @@ def execute(remote: Remote, action: Action) -> None:
     if action.await_condition is not None:
         # a busy host that does not answer within 30 s is asked again; other errors end the wait
         wait_for(lambda: remote.run(action.await_condition, check=False, timeout=30).ok,
-                 action.timeout, f"{remote.host.name}: {action.await_condition}", transient=(RemoteError,))
+                 action.timeout, f"{remote.host.name}: {action.what or action.await_condition}",
+                 transient=(RemoteError,))
     elif action.path is not None:
         remote.put(action.path, action.content or b"", mode=action.mode, owner=action.owner, group=action.group)
     else:
@@ -120,7 +121,9 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
 def _gather(remote: Remote, steps: Sequence[Step]) -> list[list]:
     """All steps' facts in one round trip; returns them split per step."""
     commands = [c for s in steps for c in s.facts()]
-    answers = remote.run_many(commands)
+    unique = list(dict.fromkeys(commands))  # a fact several steps ask (dpkg's state) is asked once
+    asked = dict(zip(unique, remote.run_many(unique)))
+    answers = [asked[c] for c in commands]
     out, at = [], 0
     for s in steps:
         n = len(s.facts())

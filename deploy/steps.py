@@ -32,6 +32,7 @@ class Action:
     group: str = "root"
     await_condition: str | None = None   # poll this command until it succeeds
     timeout: float = 0.0
+    what: str | None = None              # what the poll awaits, in words (else the condition)
 
     @classmethod
     def run(cls, command: str | Sequence[str]) -> Action:
@@ -81,12 +82,67 @@ class Step:
 
 
 # ------------------------------------------------------------------ packages
+DPKG_LOCK = "/var/lib/dpkg/lock-frontend"
+LOCK_WAIT_S = 600    # another apt or dpkg (unattended-upgrades, an operator) may hold dpkg's lock this long
+# The pid holding dpkg's lock, nothing when it is free: read from /proc/locks,
+# since a bare host has neither fuser nor lsof.
+DPKG_LOCK_HOLDER = (f"i=$(stat -c %i {DPKG_LOCK} 2>/dev/null) && awk -v i=\"$i\" "
+                    "'{for (k = 2; k <= NF; k++) if ($k ~ (\":\" i \"$\")) print $(k-1)}' /proc/locks")
+# A dpkg run that was interrupted (killed mid-unpack or mid-configure) leaves its
+# journal in updates/ or packages half-installed; apt then refuses everything.
+DPKG_INTERRUPTED = "ls -A /var/lib/dpkg/updates 2>/dev/null | head -1; dpkg --audit 2>/dev/null | head -3"
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+HOLDS = "/run/openstack-deploy/hold-services.d"
+GUARD_MARK = "# openstack-deploy hold-services guard"
+# What an older suite wrote there itself (and removed after each transaction).
+LEGACY_GUARD = "#!/bin/sh\nexit 101"
+
+
+def guard_script(holds: str = HOLDS) -> str:
+    """/usr/sbin/policy-rc.d of the suite's own: written once and left in place.
+    Maintainer scripts may start no service (exit 101) while a file HOLDS/PID
+    names a live process (PID, holding its start time in clock ticks): each
+    transaction that holds services adds its own and removes only that one,
+    so two holders never undo each other's hold, and a killed one's is void."""
+    return f"""#!/bin/sh
+{GUARD_MARK} v1 (deploy/steps.py): exit 101 while a live process holds services
+for f in {holds}/*; do
+  [ -f "$f" ] || continue
+  read -r want <"$f" 2>/dev/null || continue
+  read -r s <"/proc/${{f##*/}}/stat" 2>/dev/null || continue
+  r=${{s##*) }}; set -f; set -- $r; set +f
+  [ "${{20}}" = "$want" ] && exit 101
+done
+exit 0"""
+
+
+def guard_in_place(guard: str = POLICY_RC_D, holds: str = HOLDS) -> Action:
+    """The suite's guard written where there is none, or an older one of the suite's;
+    a policy-rc.d of someone else's is left as it is."""
+    g = q(guard)
+    return Action(describe=f"hold-services guard {guard} in place (the suite's own; another's is left alone)",
+                  command=f"mkdir -p {q(holds)} && guard={q(guard_script(holds))} && "
+                          f"if [ ! -e {g} ] || grep -qF {q(GUARD_MARK)} {g} || "
+                          f"[ \"$(cat {g})\" = \"$(printf {q(LEGACY_GUARD)})\" ]; then "
+                          f"[ \"$(cat {g} 2>/dev/null)\" = \"$guard\" ] || {{ printf '%s\\n' \"$guard\" > {g}.new && "
+                          f"chmod 755 {g}.new && mv -f {g}.new {g}; }}; fi")
+
+
+def held(text: str, holds: str = HOLDS) -> str:
+    """`text` run while this shell holds services (after `guard_in_place`): its own
+    hold file, removed when `text` ends, whatever others hold meanwhile."""
+    return (f"hold={q(holds)}/$$ && read -r s </proc/$$/stat && r=${{s##*) }} && set -f && set -- $r && set +f && "
+            f"printf '%s\\n' \"${{20}}\" > \"$hold\" && ( {text} ); rc=$?; rm -f \"$hold\"; exit $rc")
+
+
 @dataclass
 class Packages(Step):
     """Debian packages installed, in one apt transaction.
 
-    `hold_services` keeps maintainer scripts from starting daemons (policy-rc.d
-    exit 101) so that a service first starts after the suite configured it.
+    `hold_services` keeps maintainer scripts from starting daemons (the suite's
+    policy-rc.d guard, see `held`) so that a service first starts after the
+    suite configured it. apt waits for dpkg's lock up to LOCK_WAIT_S; a dpkg run
+    that was interrupted is completed first (`dpkg --configure -a`, services held).
     """
     script: str
     names: Sequence[str]
@@ -97,31 +153,48 @@ class Packages(Step):
         self.title = self.title or "packages " + " ".join(self.names)
 
     def facts(self) -> list[str]:
-        return ["dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' " + " ".join(map(q, self.names))]
+        return ["dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' " + " ".join(map(q, self.names)),
+                DPKG_INTERRUPTED]
 
     def missing(self, listing: str) -> list[str]:
         installed = {line.split()[0] for line in listing.splitlines() if line.split()[1:2] == ["ii"]}
         return [n for n in self.names if n not in installed]
 
-    def install(self, names: Sequence[str]) -> Action:
-        apt = ("DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confold "
+    def install(self, names: Sequence[str]) -> list[Action]:
+        lock = f"-o DPkg::Lock::Timeout={LOCK_WAIT_S}"
+        apt = (f"DEBIAN_FRONTEND=noninteractive apt-get -q -y {lock} -o Dpkg::Options::=--force-confold "
                "--no-install-recommends install " + " ".join(map(q, names)))
-        # The first install on a host, or one after the mirror moved on, needs fresh lists.
-        text = f"{apt} || {{ apt-get -q update && {apt}; }}"
-        if self.hold_services:
-            hold = "/usr/sbin/policy-rc.d"
-            text = (f"printf '#!/bin/sh\\nexit 101\\n' > {hold} && chmod 755 {hold} && "
-                    f"{{ {text}; }}; rc=$?; rm -f {hold}; exit $rc")
-        return Action(describe="apt-get install " + " ".join(names), command=text)
+        # The first install on a host, or one after the mirror moved on, needs fresh
+        # lists; a lock still held after the wait is said as such instead.
+        text = (f"{apt} || {{ lockpid=$({DPKG_LOCK_HOLDER}); if [ -n \"$lockpid\" ]; then "
+                f"echo \"waited {LOCK_WAIT_S}s for dpkg's lock {DPKG_LOCK}: still held by pid $lockpid "
+                f"($(cat /proc/$lockpid/cmdline 2>/dev/null | tr '\\0' ' '))\" >&2; false; "
+                f"else apt-get -q {lock} update && {apt}; fi; }}")
+        install = Action(describe="apt-get install " + " ".join(names), command=held(text) if self.hold_services else text)
+        return [guard_in_place(), install] if self.hold_services else [install]
+
+    def complete_interrupted(self, evidence: str, then: Sequence[str]) -> list[Action]:
+        """An interrupted dpkg run completed (services held), then what is missing installed."""
+        return [Action(describe=f"poll up to {LOCK_WAIT_S}s until dpkg's lock is free",
+                       await_condition=f"test -z \"$({DPKG_LOCK_HOLDER})\"", timeout=LOCK_WAIT_S,
+                       what=f"dpkg's lock {DPKG_LOCK} free (held by another apt or dpkg)"),
+                guard_in_place(),
+                Action(describe="dpkg --configure -a (an interrupted dpkg run: " + evidence + ")",
+                       command=held("dpkg --configure -a"))] + (self.install(then)[-1:] if then else [])
 
     def diff(self, facts: list[Result], done: set[str]) -> Change:
         missing = self.missing(facts[0].stdout)
+        interrupted = facts[1].stdout.split("\n")[0].strip() if len(facts) > 1 else ""
+        if interrupted:
+            return Change(self.complete_interrupted(interrupted, missing),
+                          "dpkg was interrupted: dpkg --configure -a first"
+                          + (", then missing: " + " ".join(missing) if missing else ""))
         if not missing:
             return no_change(f"{len(self.names)} packages installed")
-        return Change([self.install(missing)], "missing: " + " ".join(missing))
+        return Change(self.install(missing), "missing: " + " ".join(missing))
 
     def fresh(self) -> list[Action]:
-        return [self.install(self.names)]
+        return self.install(self.names)
 
 
 # ------------------------------------------------------------------ files
@@ -337,12 +410,19 @@ class Service(Step):
             actions.append(Action.run(["systemctl", "enable", self.unit]))
             reasons.append(f"was {enabled_state}")
         triggers = [s.key for s in self.restart_on if s.key in done]
-        if self.running and active_state != "active":
+        if self.running and active_state in ("inactive", "failed", "unknown"):
             actions.append(Action.run(["systemctl", "start", self.unit]))
             reasons.append(f"was {active_state}")
         elif self.running and (triggers or newest > started):
+            # also when it is still activating or reloading: `start` would leave a
+            # process running that read the old configuration (a package's script
+            # may have started it before the suite wrote its config, in a run that died)
             actions.append(Action.run(["systemctl", "restart", self.unit]))
-            reasons.append("changed: " + "; ".join(triggers) if triggers else "configuration newer than the running service")
+            reasons.append("changed: " + "; ".join(triggers) if triggers else
+                           f"configuration newer than the running service ({active_state} since before it was written)")
+        elif self.running and active_state != "active":
+            actions.append(Action.run(["systemctl", "start", self.unit]))
+            reasons.append(f"was {active_state}")
         elif self.running is False and active_state == "active":
             actions.append(Action.run(["systemctl", "stop", self.unit]))
             reasons.append("was active")

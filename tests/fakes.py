@@ -25,6 +25,14 @@ class FakeHost:
     # guard command (a Command step's `unless`) -> the command that satisfies it
     guards: dict[str, str] = field(default_factory=dict)
     ran: set[str] = field(default_factory=set)  # every command ever run, unlike `changes`
+    dpkg_interrupted: str = ""  # what the interrupted-dpkg fact shows (a killed transaction)
+    clock: int = 1000           # seconds: each write and each start takes one
+    mtimes: dict[str, int] = field(default_factory=dict)       # path -> when last written
+    unit_started: dict[str, int] = field(default_factory=dict)  # unit -> when it last entered its state
+
+    def tick(self) -> int:
+        self.clock += 1
+        return self.clock
 
 
 class FakeRemote:
@@ -46,7 +54,9 @@ class FakeRemote:
             raise RemoteError(self.host.name, text, 1, "simulated failure")
         s.changes.append(text)
         s.ran.add(text)
-        if "apt-get" in text:
+        if "dpkg --configure -a" in text:
+            s.dpkg_interrupted = ""
+        if "apt-get" in text and " install " in text:
             names = text.split(" install ", 1)[1].split(";")[0].split("||")[0].split()
             s.packages.update(n for n in names if not n.startswith("-"))
         elif m := re.match(r"sysctl -q -w (\S+)=(\S+)", text):
@@ -55,8 +65,9 @@ class FakeRemote:
             unit = s.units.setdefault(m[2], ["disabled", "inactive"])
             if m[1] == "enable":
                 unit[0] = "enabled"
-            elif m[1] in ("start", "restart"):
+            elif m[1] == "restart" or (m[1] == "start" and unit[1] != "active"):
                 unit[1] = "active"
+                s.unit_started[m[2]] = s.tick()
             elif m[1] == "stop":
                 unit[1] = "inactive"
         elif m := re.fullmatch(r"chmod (\S+) (\S+)", text):
@@ -77,12 +88,15 @@ class FakeRemote:
         self.round_trips += 1
         self.state.changes.append(f"write {path}")
         self.state.files[path] = (content.decode(), mode, owner, group)
+        self.state.mtimes[path] = self.state.tick()
 
     # -- facts
     def _fact(self, text: str) -> Result:
         s = self.state
         ok = lambda out="": Result(self.host.name, text, 0, out, "")
         fail = Result(self.host.name, text, 1, "", "")
+        if text.startswith("ls -A /var/lib/dpkg/updates"):
+            return ok(s.dpkg_interrupted)
         if text.startswith("dpkg-query"):
             names = shlex.split(text)[3:]
             return ok("".join(f"{n} ii \n" for n in names if n in s.packages))
@@ -96,7 +110,9 @@ class FakeRemote:
             return ok(s.sysctl.get(m[1], "0") + "\n")
         if m := re.match(r"echo \$\(systemctl is-enabled (\S+)", text):
             enabled, active = s.units.get(m[1], ["missing", "inactive"])
-            return ok(f"{enabled} {active} no 100 0\n")
+            watched = re.search(r"stat -c %Y (.*?) 2>/dev/null", text)
+            newest = max((s.mtimes.get(p, 0) for p in shlex.split(watched[1])), default=0) if watched else 0
+            return ok(f"{enabled} {active} no {s.unit_started.get(m[1], 0)} {newest}\n")
         if text in s.guards:
             return ok() if s.guards[text] in s.ran else fail
         if text.startswith("iptables"):

@@ -5,6 +5,7 @@ even with trust on first use; trust on first use records an unknown key."""
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import socket
 import threading
 
@@ -110,7 +111,10 @@ def connect(target) -> Remote:
 def test_a_known_key_connects(server, target):
     target.known_hosts.write_text(known_line(server))
     connect(target).close()
-    assert server.log == ["auth root", f"exec {READER}"]  # the script itself went on standard input
+    assert len(server.log) == 2 and server.log[0] == "auth root"
+    # the same supervised reader every time: the script itself went on standard input
+    assert server.log[1].startswith("exec exec /bin/sh -c ") and server.log[1].endswith(shlex.quote(READER))
+    assert "true" not in server.log[1].split()
 
 
 def test_an_unknown_key_is_refused_in_one_line_with_its_fingerprint(server, target):

@@ -2,11 +2,16 @@
 quoting, batched facts framing, atomic file writes, error messages."""
 import dataclasses
 import os
+import shlex
+import socket
 import subprocess
+
+from pathlib import Path
 
 import pytest
 
-from deploy.remote import READER, Remote, RemoteError, WithStdin, render
+from deploy.remote import READER, RUN_ID, Remote, RemoteError, WithStdin, render
+from deploy.waits import wait_for
 
 
 class LocalRemote(Remote):
@@ -37,10 +42,13 @@ def test_argv_is_quoted_word_by_word(local):
 def test_the_ssh_command_never_carries_the_script(default_inventory):
     """The host's process list and sudo's journal line show only the reader."""
     host = dataclasses.replace(default_inventory.host("controller"), user="debian", sudo=True)
-    command, payload = Remote(host).wrap("echo 'x' && id", b"input")
-    assert command == "sudo -n /bin/sh -c " + "'" + READER.replace("'", "'\"'\"'") + "'"
+    command, payload = Remote(host).wrap("echo 'x' && id", "t1", b"input")
+    sent = shlex.split(command)
+    assert sent[:5] == ["exec", "sudo", "-n", "/bin/sh", "-c"]      # the supervisor too runs as root
+    assert sent[-5:] == ["$PPID", "/run/openstack-deploy", "t1", RUN_ID, READER]
     assert payload == b"14\necho 'x' && id" + b"input"
-    assert Remote(default_inventory.host("controller")).wrap("id")[0] == READER
+    plain = shlex.split(Remote(default_inventory.host("controller")).wrap("id", "t2")[0])
+    assert plain[:3] == ["exec", "/bin/sh", "-c"] and plain[-1] == READER
 
 
 def test_script_and_its_own_input_arrive_separately(local):
@@ -107,3 +115,67 @@ def test_failure_names_host_command_code_and_stderr(local):
 
 def test_unchecked_failure_returns_result(local):
     assert local.run("exit 2", check=False).rc == 2
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_command_ends_with_the_session_that_started_it(local, tmp_path):
+    """A run killed mid-command (its SSH session gone) leaves nothing running on the host."""
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    pidfile = tmp_path / "pid"
+    wrapped, payload = local.wrap(f"echo $$ > {pidfile}; exec sleep 300", "tok")
+    # the stand-in for sshd: a shell whose child runs the command as sshd's login shell would
+    session = subprocess.Popen(["bash", "-c", 'bash -c "$1"; :', "sshd", wrapped], stdin=subprocess.PIPE)
+    session.stdin.write(payload)
+    session.stdin.close()
+    try:
+        pid = wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, "the command started")
+        group, run, parent, start = (tmp_path / "groups" / "tok").read_text().split()
+        assert (group, run, parent) == (pid, RUN_ID, str(session.pid))  # recorded: its own group, this run
+        assert start == Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+        assert os.getpgid(int(pid)) == int(pid) != os.getpgid(0)
+        assert alive(int(pid))
+    finally:
+        session.kill()
+        session.wait()
+    wait_for(lambda: not alive(int(pid)), 15, f"the orphaned command (pid {pid}) ended")
+    wait_for(lambda: not (tmp_path / "groups" / "tok").exists(), 5, "its record removed")
+
+
+def test_a_finished_command_leaves_no_record_and_keeps_its_exit_code(local, tmp_path):
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    assert local.run("read x; echo \"got $x\"; echo e >&2; exit 4", stdin=b"payload\n", check=False).rc == 4
+    assert local.run("read x; echo \"got $x\"", stdin=b"payload\n").stdout == "got payload\n"
+    assert list((tmp_path / "groups").iterdir()) == []
+
+
+def test_a_command_that_timed_out_is_ended(local, tmp_path, monkeypatch):
+    """The session lives on after a timeout: the command would run on unread, so it is ended."""
+    local.state_dir = str(tmp_path)
+    (tmp_path / "groups").mkdir()
+    pidfile = tmp_path / "pid"
+    started = []
+    original = local._exec
+
+    def first_times_out(text, stdin, timeout):
+        if started:
+            return original(text, stdin, timeout)
+        started.append(subprocess.Popen(["bash", "-c", text], stdin=subprocess.PIPE))   # runs on, nobody reads it
+        started[0].stdin.write(stdin)
+        started[0].stdin.close()
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, "the command started")
+        raise socket.timeout()
+    monkeypatch.setattr(local, "_exec", first_times_out)
+    with pytest.raises(RemoteError) as err:
+        local.run(f"echo $$ > {pidfile}; exec sleep 300", timeout=1)
+    assert "no answer within 1s" in str(err.value)
+    pid = int(pidfile.read_text())
+    wait_for(lambda: not alive(pid), 10, f"the timed-out command (pid {pid}) ended")
+    started[0].wait(timeout=10)

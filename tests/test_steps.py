@@ -133,3 +133,50 @@ def test_account_with_other_ids_is_moved_and_its_files_follow():
     assert "usermod --uid 64060 --gid 64060 nova" in commands[2]
     assert "find / -xdev -uid 108 -exec chown -h 64060 '{}' +" in commands[3]
     assert step.diff([Result("controller", "getent", 0, "64060 64060:64060\n", "")], set()).actions == []
+
+
+# The case of issue 24: a killed run's orphaned install started placement-api by
+# its package scripts with the packaged configuration; the suite's config came later.
+def placement(tmp_path, default_inventory):
+    from deploy.phases.p07_openstack_controller import placement as module
+    return module.steps(Context(default_inventory, Secrets(tmp_path / "s.yaml")))
+
+
+def configs(steps) -> list[str]:
+    return [s.path for s in steps if hasattr(s, "path")]
+
+
+def test_a_service_started_before_its_config_was_written_is_restarted_by_the_next_run(tmp_path, default_inventory):
+    remote = FakeRemote(default_inventory.host("controller"))
+    steps = placement(tmp_path, default_inventory)
+    apply_host(remote, steps)
+    # the run that wrote the config died before restarting; the unit runs since before the write
+    remote.state.unit_started["placement-api"] = min(remote.state.mtimes[p] for p in configs(steps)) - 60
+    remote.state.changes.clear()
+    result = apply_host(remote, steps)
+    assert remote.state.changes == ["systemctl restart placement-api"]
+    assert any("configuration newer than the running service" in s.reason for s in result.steps)
+    remote.state.changes.clear()
+    assert apply_host(remote, steps).changed == 0      # restarted after the write: nothing more
+
+
+def test_a_service_a_package_started_is_restarted_when_the_suite_writes_its_config(tmp_path, default_inventory):
+    remote = FakeRemote(default_inventory.host("controller"))
+    remote.state.packages = {"placement-api"}
+    remote.state.units["placement-api"] = ["enabled", "active"]   # by the package's own scripts
+    remote.state.unit_started["placement-api"] = remote.state.tick()
+    apply_host(remote, placement(tmp_path, default_inventory))
+    assert "systemctl restart placement-api" in remote.state.changes
+    assert "systemctl start placement-api" not in remote.state.changes
+
+
+@pytest.mark.parametrize("state", ["activating", "reloading"])
+def test_a_service_still_starting_with_an_old_config_is_restarted_not_started(tmp_path, default_inventory, state):
+    remote = FakeRemote(default_inventory.host("controller"))
+    steps = placement(tmp_path, default_inventory)
+    apply_host(remote, steps)
+    remote.state.units["placement-api"] = ["enabled", state]   # e.g. crash-looping on the packaged ini
+    remote.state.unit_started["placement-api"] = min(remote.state.mtimes[p] for p in configs(steps)) - 60
+    remote.state.changes.clear()
+    apply_host(remote, steps)
+    assert remote.state.changes == ["systemctl restart placement-api"]

@@ -70,12 +70,30 @@ def uwsgi_workers(script: str, path: str, processes: int = API_WORKERS) -> Step:
                title=f"{path}: {processes} processes")
 
 
-def db_sync(script: str, package: str, command: str, user: str) -> Command:
+def db_sync(script: str, package: str, command: str, user: str, databases: tuple[str, ...] = ()) -> Command:
     """A schema sync, run again only when the package version changed since it last
-    succeeded: syncs take seconds to minutes, and a no-op run must be cheap."""
+    succeeded: syncs take seconds to minutes, and a no-op run must be cheap.
+
+    The first sync of a fresh deploy, if it is interrupted (a killed run), starts
+    again on empty databases: a migration killed halfway leaves tables behind that
+    the next sync fails on ("Table ... already exists"). It is known to be a first
+    sync when no sync ever succeeded and its databases (default: the one named
+    like the user) held no table when it began; a later sync is just run again."""
     marker = f"/var/lib/deploy/db-sync-{package}"
+    first = f"{marker}.first-sync"   # present while a first sync is under way, and after one that died
     version = f"dpkg-query -W -f='${{Version}}' {package}"
-    return Command(script, f"su -s /bin/sh -c '{command}' {user} && mkdir -p /var/lib/deploy && {version} > {marker}",
+    dbs = databases or (user,)
+    names = ",".join(f"'{d}'" for d in dbs)
+    tables = ("mysql --protocol=socket -uroot -NBe "
+              f"\"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema IN ({names})\"")
+    empty_again = ("mysql --protocol=socket -uroot -e \""
+                   + " ".join(f"DROP DATABASE IF EXISTS {d}; CREATE DATABASE {d};" for d in dbs) + "\"")
+    return Command(script,
+                   f"mkdir -p /var/lib/deploy && "
+                   f"if [ ! -e {marker} ] && [ -e {first} ]; then {empty_again}; "
+                   f"elif [ ! -e {marker} ] && [ \"$({tables})\" = 0 ]; then touch {first}; fi && "
+                   # the flag goes before the marker comes: never both, so no later sync empties anything
+                   f"su -s /bin/sh -c '{command}' {user} && rm -f {first} && {version} > {marker}",
                    unless=f"test \"$(cat {marker} 2>/dev/null)\" = \"$({version})\"",
                    title=f"{command} (for {package} as installed)")
 

@@ -54,14 +54,14 @@ def steps(ctx: Context) -> list[Step]:
     result: list[Step] = [
         Packages("20-nova-install", PACKAGES, hold_services=True),
         conf, api, metadata, proxy_type,
-        db_sync("24-nova-init-db", "nova-api", "nova-manage api_db sync", "nova"),
+        db_sync("24-nova-init-db", "nova-api", "nova-manage api_db sync", "nova", ("nova_api",)),
         Command("24-nova-init-db",
                 f"cells=$({list_cells}); "
                 f"{{ echo \"$cells\" | grep -q ' cell0 ' || {manage.format('nova-manage cell_v2 map_cell0')}; }} && "
                 f"{{ echo \"$cells\" | grep -q ' cell1 ' || {manage.format('nova-manage cell_v2 create_cell --name=cell1')}; }}",
                 unless=f"cells=$({list_cells}) && echo \"$cells\" | grep -q ' cell0 ' && echo \"$cells\" | grep -q ' cell1 '",
                 title="cell0 mapped, cell1 created"),
-        db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova"),
+        db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova", ("nova", "nova_cell0")),
     ]
     own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type]}
     result += [Service("25-nova-start", s, restart_on=[conf, *own.get(s, [])]) for s in SERVICES]
