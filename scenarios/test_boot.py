@@ -82,8 +82,8 @@ def test_every_compute_runs_a_guest(boot, cloud, inventory, pool, timing):
     each answers SSH."""
     image = inventory.images[0].name
     computes = [h.name for h in inventory.with_role("compute")]
-    with ThreadPoolExecutor(len(computes)) as pool:
-        guests = list(pool.map(lambda host: boot(image, host=host), computes))
+    with ThreadPoolExecutor(len(computes)) as workers:
+        guests = list(workers.map(lambda host: boot(image, host=host), computes))
     placed = {g.server.name: g.host for g in guests}
     assert sorted(placed.values()) == sorted(computes), f"guests placed {placed}, wanted one on each of {computes}"
     wrong = [p for g in guests if (p := hypervisor_problem(pool[g.host], g.server))]
@@ -96,6 +96,6 @@ def test_every_compute_runs_a_guest(boot, cloud, inventory, pool, timing):
         finally:
             shell.close()
 
-    with ThreadPoolExecutor(len(guests)) as pool:
-        names = list(pool.map(reach, guests))
+    with ThreadPoolExecutor(len(guests)) as workers:
+        names = list(workers.map(reach, guests))
     assert [n.split(".")[0] for n in names] == [g.server.name for g in guests]

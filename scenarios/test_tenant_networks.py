@@ -18,7 +18,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from novaclient import client as nova_client
 
-from checks.openstack import NOVA_MICROVERSION
+from checks.openstack import CONNECT_RETRIES, NOVA_MICROVERSION
 from checks.tools import ensure_packages
 from deploy.phases.p07_openstack_controller.keystone import DEMO
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK
@@ -41,7 +41,7 @@ class TenantCloud(Cloud):
         auth = v3.Password(auth_url=f"http://{self.inventory.controller.address}:5000/v3",
                            username=DEMO["user"], password=self.secrets.get("demo_keystone").reveal(),
                            project_name=DEMO["project"], user_domain_id="default", project_domain_id="default")
-        self.session = ks_session.Session(auth=auth, timeout=90)
+        self.session = ks_session.Session(auth=auth, timeout=90, connect_retries=CONNECT_RETRIES)
         self.nova = nova_client.Client(NOVA_MICROVERSION, session=self.session)
 
 
