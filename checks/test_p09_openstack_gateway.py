@@ -12,7 +12,7 @@ from checks.tools import headless_chromium
 from checks.openstack import admin_session
 from deploy.phases.p09_openstack_gateway import dashboard, networks
 from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT
-from deploy.waits import wait_for
+from deploy.waits import WaitTimeout, wait_for
 
 pytestmark = [pytest.mark.p09, pytest.mark.usefixtures("phase_p09")]
 
@@ -58,10 +58,28 @@ def test_router_joins_the_vm_network_to_the_public_network(session, inventory):
     public = neutron_get(session, f"/networks?name={networks.PUBLIC_NETWORK}")["networks"]
     assert public and gw.get("network_id") == public[0]["id"], f"{networks.ROUTER}: gateway {gw}"
     assert gw.get("enable_snat"), f"{networks.ROUTER}: no SNAT (VMs could not reach outside)"
-    ports = neutron_get(session, f"/ports?device_id={router['id']}")["ports"]
-    states = {p["device_owner"]: p["status"] for p in ports}
-    assert states.get("network:router_interface") == "ACTIVE" and states.get("network:router_gateway") == "ACTIVE", \
-        f"{networks.ROUTER}: ports {states} (the L3 agent on {inventory.gateway.name} has not wired it)"
+    wanted = ("network:router_interface", "network:router_gateway")
+
+    def states() -> dict[str, str]:
+        ports = neutron_get(session, f"/ports?device_id={router['id']}")["ports"]
+        return {p["device_owner"]: p["status"] for p in ports}
+
+    # A port the agents rewire (a resync after an agent's start) passes through
+    # BUILD for a moment; one that stays there, or goes to ERROR, is the fault.
+    seen = {}
+
+    def wired() -> bool:
+        seen["states"] = states()
+        errors = [o for o in wanted if seen["states"].get(o) == "ERROR"]
+        assert not errors, f"{networks.ROUTER}: ports {seen['states']} (ERROR: see the L3 agent's log on " \
+                           f"{inventory.gateway.name})"
+        return all(seen["states"].get(o) == "ACTIVE" for o in wanted)
+
+    try:
+        wait_for(wired, 60, f"{networks.ROUTER}'s ports ACTIVE", interval=2, describe=lambda _: seen.get("states"))
+    except WaitTimeout:
+        pytest.fail(f"{networks.ROUTER}: ports {seen.get('states')} for 60 s (the L3 agent on "
+                    f"{inventory.gateway.name} has not wired it)")
 
 
 @pytest.mark.gateway
