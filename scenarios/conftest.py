@@ -150,12 +150,13 @@ def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, 
     """boot(image, host=None) -> Guest: ACTIVE, with a floating IP; deleted after the test."""
     key_name, key = keypair
 
-    def make(image: str, host: str | None = None, name: str | None = None) -> Guest:
+    def make(image: str, host: str | None = None, name: str | None = None, config_drive: bool = False) -> Guest:
         spec = next(i for i in cloud.inventory.images if i.name == image)
         name = name or f"scn-{image}-{uuid.uuid4().hex[:6]}"
         watch = Stopwatch()
         server = cloud.nova.servers.create(name, image_ids[image], flavors[image], key_name=key_name,
-                                           nics=[{"net-id": networks[VM_NETWORK]}], host=host)
+                                           nics=[{"net-id": networks[VM_NETWORK]}], host=host,
+                                           config_drive=config_drive)
         cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
                                                wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
                                                          f"server {name}")))

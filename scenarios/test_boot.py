@@ -99,3 +99,20 @@ def test_every_compute_runs_a_guest(boot, cloud, inventory, pool, timing):
     with ThreadPoolExecutor(len(guests)) as workers:
         names = list(workers.map(reach, guests))
     assert [n.split(".")[0] for n in names] == [g.server.name for g in guests]
+
+
+def test_a_config_drive_carries_the_guests_metadata(boot, inventory, timing):
+    """Boot with a config drive (`--config-drive true`): the guest finds the
+    drive labelled config-2 and reads its own id from it, no metadata service
+    asked."""
+    image = inventory.images[0].name
+    guest = boot(image, config_drive=True)
+    shell = guest.root_shell(timeout=600)
+    timing("config-drive boot to SSH", guest.boot_watch())
+    try:
+        device = shell.run("findfs LABEL=config-2").strip()
+        meta = shell.run(f"mkdir -p /mnt/cd && mount -o ro {device} /mnt/cd && "
+                         "cat /mnt/cd/openstack/latest/meta_data.json; umount /mnt/cd")
+    finally:
+        shell.close()
+    assert json.loads(meta)["uuid"] == guest.server.id, f"the config drive describes another server: {meta[:200]}"

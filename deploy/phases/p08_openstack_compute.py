@@ -81,7 +81,9 @@ def packages(ctx: Context, host: Host) -> list[Step]:
     if not host.has_role("compute"):
         return []
     hypervisor = "nova-compute-kvm" if ctx.fact(host, "virt_type") == "kvm" else "nova-compute-qemu"
-    return [Packages("02-install-nova", ["nova-compute", hypervisor, "neutron-linuxbridge-agent"],
+    # genisoimage: Nova writes config drives with it (without it, `--config-drive
+    # true` fails on the compute: "[Errno 2] No such file or directory")
+    return [Packages("02-install-nova", ["nova-compute", hypervisor, "neutron-linuxbridge-agent", "genisoimage"],
                      hold_services=True)]
 
 
