@@ -70,6 +70,8 @@ def repaired_after(lab, tmp_path):
     """After the drill (whatever its outcome): deploy again, and the same checks pass."""
     checks: list[str] = []
     yield checks
+    if not checks:  # the drill broke nothing (it skipped before): nothing to repair or verify
+        return
     deploy()
     again = verify(tmp_path / "after-repair", *checks)
     assert again.returncode == 0, f"the deploy did not repair the lab:\n{again.output[-4000:]}"
