@@ -147,7 +147,8 @@ def lab_hosts():
     pool.close()
 
 
-def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, tmp_path, record_property):
+def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, tmp_path,
+                                                                       record_testsuite_property):
     inventory, pool = lab_hosts
     controller = pool[inventory.controller.name]
     name = inventory.controller.name
@@ -179,7 +180,7 @@ def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, 
     assert second.returncode != 0, f"a second concurrent run was not refused:\n{said[-3000:]}"
     assert "another deploy run holds" in said and f"pid {run.proc.pid} " in said, said[-3000:]
     assert refused_in < 60, f"the second run took {refused_in:.0f}s to be refused"
-    record_property("concurrent run refused in (s)", f"{refused_in:.1f}")
+    record_testsuite_property("resume drill: concurrent run refused in (s)", f"{refused_in:.1f}")
     dpkg = r"(^|/)dpkg .*--status-fd"   # apt puts its Dpkg::Options (--force-confold) first
     poll(lambda: running(controller, dpkg), 600, "dpkg unpacking phase 07's packages on the controller")
     killed_at.append("07 package transaction (dpkg running)")
@@ -190,7 +191,7 @@ def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, 
     run = Deploy("run3-killed-in-db-sync", tmp_path)
     run.line(rf"{name}: \[\d+/\d+\] 24-nova-init-db: nova-manage db sync ", TO_KILL_POINT)
     # whether dpkg needed its repair depends on where the last kill landed: reported, not required
-    record_property("dpkg repaired after the kill in packages",
+    record_testsuite_property("resume drill: dpkg repaired after the kill in packages",
                     str(any("dpkg was interrupted" in line for line in run.output)))
     sync = r"nova-manage db sync"
     tables = ("mysql --protocol=socket -uroot -NBe \"SELECT COUNT(*) FROM information_schema.tables "
@@ -209,8 +210,8 @@ def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, 
     run = Deploy("run4-resumes", tmp_path)
     rc = run.finish(FINAL_DEPLOY)
     seconds = time.monotonic() - run.started
-    record_property("kill points", "; ".join(killed_at))
-    record_property("re-run after the last kill (s)", f"{seconds:.1f}")
+    record_testsuite_property("resume drill: kill points", "; ".join(killed_at))
+    record_testsuite_property("resume drill: re-run after the last kill (s)", f"{seconds:.1f}")
     print(f"\nresume drill: killed at {'; '.join(killed_at)}; the re-run converged in {seconds:.0f}s")
     assert rc == 0, f"the re-run after the kills failed (log {run.file}):\n{run.tail(80)}"
     output = "".join(run.output)
