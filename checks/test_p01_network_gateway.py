@@ -2,12 +2,9 @@
 network out through its public interface (a connection from a host behind it
 to the operator's public address arrives from the gateway's); every host
 knows every other by name."""
-import shlex
-import socket
-import uuid
-
 import pytest
 
+from checks.probes import connection_source
 from checks.readings import nat_source_problem
 from deploy.phases.p01_network_gateway import nat_rules
 
@@ -31,36 +28,6 @@ def test_ip_forwarding_persists(host):
 def test_nat_rules_present(host, inventory):
     missing = [c for c in nat_rules(inventory).checks() if host.run(c).rc != 0]
     assert not missing, f"{host.backend.hostname}: rules missing: " + "; ".join(c.split(" -C ", 1)[1] for c in missing)
-
-
-NAT_CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
-
-
-def connection_source(remote, listen_on: str) -> tuple[str | None, str]:
-    """Listen on `listen_on` (an address of this machine), have `remote`'s host
-    connect and send a token; return (the source address seen, None) or (None, what failed)."""
-    token = uuid.uuid4().hex
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        try:
-            listener.bind((listen_on, 0))
-        except OSError as e:
-            return None, f"this machine cannot listen on {listen_on}: {e}"
-        listener.listen(4)
-        listener.settimeout(NAT_CONNECT_TIMEOUT)
-        port = listener.getsockname()[1]
-        send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
-        sent = remote.run(f"timeout {NAT_CONNECT_TIMEOUT} bash -c {shlex.quote(send)}", check=False)
-        if not sent.ok:
-            return None, f"{listen_on}:{port}: {sent.stderr.strip() or f'exit {sent.rc}'}"
-        try:
-            connection, (address, _) = listener.accept()
-        except socket.timeout:
-            return None, f"{listen_on}:{port}: the client said it connected, the listener saw nothing"
-        with connection:
-            connection.settimeout(NAT_CONNECT_TIMEOUT)
-            if connection.recv(64).decode(errors="replace") != token:
-                return None, f"{listen_on}:{port}: a connection from {address} without the client's token"
-        return address, ""
 
 
 @pytest.mark.gateway

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from .steps import Command, File, Service, Step
 
 
+# The match a deny by port carries: it closes the port to new connections and
+# lets the replies to the host's own connections (from any source port) in.
+NEW_ONLY = ("-m", "conntrack", "--ctstate", "NEW")
+
+
 @dataclass(frozen=True)
 class Chain:
     table: str                 # filter or nat

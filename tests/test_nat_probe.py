@@ -1,12 +1,13 @@
-"""The NAT check's probe (checks/test_p01_network_gateway.py) on this machine:
+"""The NAT check's probe (checks/probes.py) on this machine:
 a listener on a local address, a client run through a shell as on a host, the
 source address it saw; and what it says when the client cannot connect."""
 from __future__ import annotations
 
+import socket
 import subprocess
 
 from checks.readings import nat_source_problem
-from checks.test_p01_network_gateway import connection_source
+from checks.probes import connection_source
 from deploy.remote import Result
 
 
@@ -39,3 +40,19 @@ def test_a_client_that_cannot_connect_is_named():
 def test_an_address_this_machine_does_not_have():
     peer, failure = connection_source(LocalShell(), "192.0.2.77")  # TEST-NET-1: nobody's
     assert peer is None and failure.startswith("this machine cannot listen on 192.0.2.77: ")
+
+
+def test_the_probe_connects_from_a_source_port_of_the_range_asked_for():
+    with socket.socket() as taken:  # the range's first port is in use: the probe takes the next free one
+        taken.bind(("127.0.0.1", 0))
+        first = taken.getsockname()[1]
+        peer, failure = connection_source(LocalShell(), "127.0.0.1", (first, first + 20))
+    assert (peer, failure) == ("127.0.0.1", "")
+
+
+def test_a_connection_that_fails_from_a_source_port_names_it():
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        busy = taken.getsockname()[1]
+        peer, failure = connection_source(LocalShell(), "127.0.0.1", (busy, busy))
+    assert peer is None and failure.endswith(f"no free source port in {busy}-{busy}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from ..firewall import Chain, RuleSet, firewall_steps
+from ..firewall import NEW_ONLY, Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
 from ..steps import Command, Packages, Service, Step
 from . import Context, Phase
@@ -40,8 +40,11 @@ def gluster_rules(inv: Inventory) -> RuleSet:
     rules = [["-i", "lo", "-j", "ACCEPT"]]
     for ports in (GLUSTERD_PORTS, BRICK_PORTS):
         rules.append(["-s", mgmt, "-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "ACCEPT"])
+    # New connections only: the brick range lies inside Linux's ephemeral ports
+    # (32768-60999), so a deny by port alone drops the replies to the host's own
+    # outgoing connections whenever their source port falls in it.
     for ports in (GLUSTERD_PORTS, BRICK_PORTS):
-        rules.append(["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "DROP"])
+        rules.append(["-p", "tcp", "-m", "multiport", "--dports", ports, *NEW_ONLY, "-j", "DROP"])
     return RuleSet("gluster", [Chain("filter", "INPUT", rules)])
 
 

@@ -12,7 +12,7 @@ network. Migration data uses its own port range, apart from GlusterFS's.
 from __future__ import annotations
 
 from .. import discover
-from ..firewall import Chain, RuleSet, firewall_steps
+from ..firewall import NEW_ONLY, Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
 from ..steps import Command, File, Ini, Packages, Service, Step
 from . import Context, Phase
@@ -45,7 +45,7 @@ def migration_rules(inv: Inventory, host: Host) -> RuleSet:
     ports = f"{LIBVIRT_TCP_PORT},{MIGRATION_PORTS[0]}:{MIGRATION_PORTS[1]}"
     rules = [["-s", h.address, "-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "ACCEPT"]
              for h in inv.with_role("compute") if h.name != host.name]
-    rules.append(["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "DROP"])
+    rules.append(["-p", "tcp", "-m", "multiport", "--dports", ports, *NEW_ONLY, "-j", "DROP"])  # replies pass
     return RuleSet("migrate", [Chain("filter", "INPUT", rules)])
 
 

@@ -1,0 +1,68 @@
+"""Traffic probes the checks send: a host connects to a listener this process
+holds, and the listener reports where the connection came from. What is
+verified is what arrived, not the rules that should make it arrive."""
+from __future__ import annotations
+
+import shlex
+import socket
+import uuid
+
+CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
+
+# Run on the host: bind the first free source port of [low, high] (an explicit
+# source port, since the kernel's own choice is random), connect, send the token.
+_FROM_PORT = """
+import socket, sys
+address, port, low, high, token, timeout = sys.argv[1:]
+for source in range(int(low), int(high) + 1):
+    s = socket.socket()
+    try:
+        s.bind(("", source))
+        break
+    except OSError:
+        s.close()
+else:
+    sys.exit(f"no free source port in {low}-{high}")
+s.settimeout(float(timeout))
+try:
+    s.connect((address, int(port)))
+except OSError as e:
+    sys.exit(f"from source port {source}: {e}")
+s.sendall(token.encode())
+print(source)
+"""
+
+
+def connection_source(remote, listen_on: str, source_ports: tuple[int, int] | None = None) -> tuple[str | None, str]:
+    """Listen on `listen_on` (an address of this machine), have `remote`'s host
+    connect and send a token, from a source port in `source_ports` when given;
+    return (the source address seen, "") or (None, what failed)."""
+    token = uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        try:
+            listener.bind((listen_on, 0))
+        except OSError as e:
+            return None, f"this machine cannot listen on {listen_on}: {e}"
+        listener.listen(4)
+        listener.settimeout(CONNECT_TIMEOUT)
+        port = listener.getsockname()[1]
+        if source_ports is None:
+            send = f"exec 3<>/dev/tcp/{listen_on}/{port} && printf %s {token} >&3"
+            command = f"timeout {CONNECT_TIMEOUT} bash -c {shlex.quote(send)}"
+        else:
+            low, high = source_ports
+            command = shlex.join(["timeout", str(CONNECT_TIMEOUT + 2), "python3", "-c", _FROM_PORT, listen_on,
+                                  str(port), str(low), str(high), token, str(CONNECT_TIMEOUT)])
+        sent = remote.run(command, check=False)
+        if not sent.ok:
+            last = sent.stderr.strip().splitlines()[-1:]  # a traceback's last line says what failed
+            return None, f"{listen_on}:{port}: {last[0] if last else f'exit {sent.rc}'}"
+        try:
+            connection, (address, _) = listener.accept()
+        except socket.timeout:
+            return None, f"{listen_on}:{port}: the client said it connected, the listener saw nothing"
+        with connection:
+            connection.settimeout(CONNECT_TIMEOUT)
+            if connection.recv(64).decode(errors="replace") != token:
+                return None, f"{listen_on}:{port}: a connection from {address} without the client's token"
+        return address, ""
