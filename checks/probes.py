@@ -66,3 +66,35 @@ def connection_source(remote, listen_on: str, source_ports: tuple[int, int] | No
             if connection.recv(64).decode(errors="replace") != token:
                 return None, f"{listen_on}:{port}: a connection from {address} without the client's token"
         return address, ""
+
+
+# Run in a namespace: try every (address, port) at once; print those that answered.
+_CONNECT_ALL = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+targets, timeout = json.loads(sys.argv[1]), float(sys.argv[2])
+def answers(target):
+    address, port = target
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:  # refused, unreachable, or dropped (timeout)
+        return False
+with ThreadPoolExecutor(64) as pool:
+    print(json.dumps([t for t, ok in zip(targets, pool.map(answers, targets)) if ok]))
+"""
+
+
+def answering_from_namespace(netns: str, targets: list[tuple[str, int]], timeout: float = 2.0) -> set[tuple[str, int]]:
+    """The (address, port) pairs of `targets` that accept a TCP connection made
+    from network namespace `netns` of this machine (as root)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _CONNECT_ALL,
+                           json.dumps(targets), str(timeout)],
+                          capture_output=True, text=True, timeout=60 + timeout * len(targets) / 32)
+    if done.returncode != 0:
+        raise RuntimeError(f"probe in namespace {netns} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}")
+    return {(a, p) for a, p in json.loads(done.stdout)}

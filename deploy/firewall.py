@@ -26,6 +26,11 @@ class Chain:
     parent: str                # INPUT, FORWARD, POSTROUTING ...
     rules: Sequence[Sequence[str]]   # iptables match + target words, one list per rule
     position: str = "top"      # where the jump sits in the parent: top or bottom
+    family: str = "ipv4"       # ipv4 (iptables) or ipv6 (ip6tables)
+
+    @property
+    def command(self) -> str:
+        return {"ipv4": "iptables", "ipv6": "ip6tables"}[self.family]
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class RuleSet:
     chains: Sequence[Chain]
 
     def chain_name(self, chain: Chain) -> str:
-        return f"DPL-{self.name.upper()}-{chain.parent}"  # iptables allows 28 characters
+        return f"DPL-{self.name.upper()}-{chain.parent}"  # iptables allows 28 characters; one per family
 
     @property
     def script_path(self) -> str:
@@ -48,20 +53,20 @@ class RuleSet:
         """One iptables -C per rule and per jump: all pass when the rules are live."""
         out = []
         for chain in self.chains:
-            name, t = self.chain_name(chain), chain.table
-            out += [f"iptables -w -t {t} -C {name} {shlex.join(r)}" for r in chain.rules]
-            out.append(f"iptables -w -t {t} -C {chain.parent} -j {name}")
+            name, t, ipt = self.chain_name(chain), chain.table, chain.command
+            out += [f"{ipt} -w -t {t} -C {name} {shlex.join(r)}" for r in chain.rules]
+            out.append(f"{ipt} -w -t {t} -C {chain.parent} -j {name}")
         return out
 
     def script(self) -> str:
         lines = ["#!/bin/sh", f"# Written by the deploy suite: rule set {self.name!r}.",
                  "# Rebuilds only its own chains; leaves every other rule alone.", "set -e"]
         for chain in self.chains:
-            name, t = self.chain_name(chain), chain.table
+            name, t, ipt = self.chain_name(chain), chain.table, chain.command
             hook = "-I {} 1".format(chain.parent) if chain.position == "top" else f"-A {chain.parent}"
-            lines += [f"iptables -w -t {t} -N {name} 2>/dev/null || true", f"iptables -w -t {t} -F {name}"]
-            lines += [f"iptables -w -t {t} -A {name} {shlex.join(r)}" for r in chain.rules]
-            lines.append(f"iptables -w -t {t} -C {chain.parent} -j {name} 2>/dev/null || iptables -w -t {t} {hook} -j {name}")
+            lines += [f"{ipt} -w -t {t} -N {name} 2>/dev/null || true", f"{ipt} -w -t {t} -F {name}"]
+            lines += [f"{ipt} -w -t {t} -A {name} {shlex.join(r)}" for r in chain.rules]
+            lines.append(f"{ipt} -w -t {t} -C {chain.parent} -j {name} 2>/dev/null || {ipt} -w -t {t} {hook} -j {name}")
         return "\n".join(lines) + "\n"
 
     def unit_text(self) -> str:

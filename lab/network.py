@@ -104,7 +104,8 @@ def check_no_clash(inv: Inventory) -> None:
 
 
 def up(inv: Inventory) -> None:
-    """Bridges with the machine's addresses, and the isolation rules (idempotent)."""
+    """Bridges with the machine's addresses, the isolation rules and the outside
+    machine (idempotent)."""
     for bridge, (address, prefix) in bridges(inv).items():
         if not _exists(bridge):
             sh(["ip", "link", "add", bridge, "type", "bridge"])
@@ -113,6 +114,54 @@ def up(inv: Inventory) -> None:
             sh(["ip", "addr", "add", f"{address}/{prefix}", "dev", bridge])
         sh(["ip", "link", "set", bridge, "up"])
         _isolate(inv, bridge)
+    outside_up(inv)
+
+
+def outside_netns(inv: Inventory) -> str:
+    """A machine on the public network that belongs to nobody of the cloud: what
+    an outsider reaches from there, the exposure checks measure."""
+    return f"{inv.lab.name}-outside"
+
+
+def outside_address(inv: Inventory) -> str:
+    """The top of the public network's lower half: the upper half is Neutron's
+    floating range (phase 09), the hosts' public addresses sit at the bottom."""
+    net = inv.public.cidr
+    address = net.network_address + net.num_addresses // 2 - 1
+    taken = {h.name: h.public_address for h in inv.hosts if h.public_address}
+    for name, used in taken.items():
+        if ipaddress.IPv4Address(used) == address:
+            raise LabError(f"hosts[{name}].public_address: {used} is the embedded lab's outside machine's "
+                           f"address (the top of the public network's lower half); choose another")
+    return str(address)
+
+
+def outside_up(inv: Inventory) -> None:
+    """The outside machine: a namespace on the public bridge that routes the
+    management network through the gateway's public address, as a neighbour on
+    the public network could (the report's gateway never meant to route it in)."""
+    ns, link, inside = outside_netns(inv), f"{inv.lab.name}o", "eth0"
+    if sh(["ip", "netns", "pids", ns], check=False).returncode != 0:
+        sh(["ip", "netns", "add", ns])
+    sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+    if sh(["ip", "-n", ns, "link", "show", inside], check=False).returncode != 0:
+        if _exists(link):
+            sh(["ip", "link", "del", link])
+        sh(["ip", "link", "add", link, "type", "veth", "peer", "name", inside, "netns", ns])
+    sh(["ip", "link", "set", link, "master", f"{inv.lab.name}-pub", "up"])
+    address = outside_address(inv)
+    addrs = sh(["ip", "-n", ns, "-j", "addr", "show", "dev", inside]).stdout
+    if f'"local":"{address}"' not in addrs.replace(" ", ""):
+        sh(["ip", "-n", ns, "addr", "add", f"{address}/{inv.public.cidr.prefixlen}", "dev", inside])
+    sh(["ip", "-n", ns, "link", "set", inside, "up"])
+    sh(["ip", "-n", ns, "route", "replace", str(inv.management.cidr), "via", inv.gateway.public_address])
+
+
+def outside_down(inv: Inventory) -> None:
+    ns = outside_netns(inv)
+    if sh(["ip", "netns", "pids", ns], check=False).returncode == 0:
+        sh(["ip", "netns", "del", ns])
+    sh(["ip", "link", "del", f"{inv.lab.name}o"], check=False)
 
 
 def _isolation_rules(inv: Inventory, bridge: str) -> list[list[str]]:
@@ -162,6 +211,7 @@ def host_down(inv: Inventory, host: Host) -> None:
 
 
 def down(inv: Inventory) -> None:
+    outside_down(inv)
     for bridge in bridges(inv):
         for rule in _isolation_rules(inv, bridge):
             while sh(["iptables", "-w", "-C", *rule], check=False).returncode == 0:
@@ -177,4 +227,5 @@ def leftovers(inv: Inventory) -> list[str]:
     found += [l.host_side for h in inv.hosts for l in links(inv, h) if l.host_side in names]
     spaces = sh(["ip", "netns", "list"]).stdout.split()
     found += [netns(inv, h) for h in inv.hosts if netns(inv, h) in spaces]
+    found += [n for n in (outside_netns(inv),) if n in spaces] + [l for l in (f"{inv.lab.name}o",) if l in names]
     return found

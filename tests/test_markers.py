@@ -41,6 +41,7 @@ API_CHECKS = {
     "test_router_joins_the_vm_network_to_the_public_network": {"gateway"},
     "test_default_security_group_allows_icmp_and_ssh": {"gateway"},
     "test_management_traffic_leaves_with_the_gateway_public_address": {"gateway"},
+    "test_from_the_public_network_only_the_published_ports_answer": {"gateway"},
 }
 # Checks that run on every host: `-m all`.
 EVERY_HOST_CHECKS = {"test_every_host_resolves_every_other", "test_localhost_resolves", "test_chrony_installed",

@@ -17,14 +17,19 @@ SYSCTL_FILE = "/etc/sysctl.d/60-ip-forward.conf"
 
 
 def nat_rules(inv: Inventory) -> RuleSet:
-    """NAT from the management network out through the gateway's public interface."""
+    """NAT from the management network out through the gateway's public interface;
+    nothing from the public side routed in but replies and published DNATs."""
     gw = inv.gateway
     mgmt, public, cidr = gw.management_interface, gw.public_interface, str(inv.management.cidr)
     return RuleSet("nat", [
         Chain("nat", "POSTROUTING", [["-s", cidr, "-o", public, "-j", "MASQUERADE"]]),
+        # From the public side only replies pass, and what a later phase publishes
+        # on purpose by DNAT (noVNC): its own chain decides, wherever it sits.
         Chain("filter", "FORWARD", [
             ["-i", mgmt, "-o", public, "-j", "ACCEPT"],
             ["-i", public, "-o", mgmt, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["-i", public, "-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+            ["-i", public, "-j", "DROP"],
         ]),
     ])
 

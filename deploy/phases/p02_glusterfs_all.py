@@ -49,13 +49,23 @@ def gluster_rules(inv: Inventory) -> RuleSet:
 
 
 def public_rules(host: Host) -> RuleSet:
-    """Default deny on the public interface: only replies, ICMP and what is listed."""
+    """Default deny on the public interface, IPv4 and IPv6: only replies, ICMP and
+    what is listed reach the host; over IPv6 nothing is routed in at all (the
+    suite publishes nothing over IPv6; IPv4's forwarding is phase 01's)."""
     pub = host.public_interface
-    rules = [["-i", pub, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-             ["-i", pub, "-p", "icmp", "-j", "ACCEPT"]]
-    rules += [["-i", pub, "-p", "tcp", "--dport", port, "-j", "ACCEPT"] for port in PUBLIC_OPEN_TCP]
-    rules.append(["-i", pub, "-j", "DROP"])
-    return RuleSet("public", [Chain("filter", "INPUT", rules, position="bottom")])
+
+    def inbound(icmp: str, to: list[str]) -> list[list[str]]:
+        rules = [["-i", pub, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+                 ["-i", pub, "-p", icmp, "-j", "ACCEPT"]]  # ICMPv6 carries IPv6's neighbour discovery
+        rules += [["-i", pub, *to, "-p", "tcp", "--dport", port, "-j", "ACCEPT"] for port in PUBLIC_OPEN_TCP]
+        return rules + [["-i", pub, "-j", "DROP"]]
+
+    # IPv4: to the public address only (not the host's management address routed in).
+    return RuleSet("public", [
+        Chain("filter", "INPUT", inbound("icmp", ["-d", host.public_address]), position="bottom"),
+        Chain("filter", "INPUT", inbound("ipv6-icmp", []), position="bottom", family="ipv6"),
+        Chain("filter", "FORWARD", [["-i", pub, "-j", "DROP"]], position="bottom", family="ipv6"),
+    ])
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:

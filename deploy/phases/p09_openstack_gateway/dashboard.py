@@ -45,7 +45,8 @@ def settings(inv: Inventory, host: Host) -> dict[str, object]:
 def dashboard_rules(host: Host) -> RuleSet:
     """HTTP on the public interface, in front of phase 02's default deny."""
     return RuleSet("dashboard", [Chain("filter", "INPUT", [
-        ["-i", host.public_interface, "-p", "tcp", "--dport", str(HTTP_PORT), "-j", "ACCEPT"]])])
+        ["-i", host.public_interface, "-d", host.public_address, "-p", "tcp", "--dport", str(HTTP_PORT),
+         "-j", "ACCEPT"]])])
 
 
 def packages() -> Packages:
