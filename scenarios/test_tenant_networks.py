@@ -20,7 +20,7 @@ from novaclient import client as nova_client
 
 from checks.openstack import CONNECT_RETRIES, NOVA_MICROVERSION
 from checks.tools import ensure_packages
-from deploy.phases.p07_openstack_controller.keystone import DEMO
+from deploy.services.keystone import DEMO
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK
 from deploy.waits import wait_for, wait_for_status
 from scenarios.cloud import Cleanup, Cloud, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server

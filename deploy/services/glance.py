@@ -2,12 +2,13 @@
 controller (the report gave it its own volume at /var/lib/glance/images)."""
 from __future__ import annotations
 
-from ...steps import Await, Packages, Service, Step
-from .. import Context
-from .common import authtoken, config, controller_name, db_sync, db_url
-from .keystone import python_get
+from ..phases import Context
+from ..steps import Await, Packages, Service, Step
+from . import Endpoint, ServiceSpec
+from .shared import authtoken, config, controller_name, db_sync, db_url, python_get
 
 IMAGES_DIR = "/var/lib/glance/images/"
+PORT = 9292
 
 
 def steps(ctx: Context) -> list[Step]:
@@ -18,12 +19,20 @@ def steps(ctx: Context) -> list[Step]:
         "paste_deploy": {"flavor": "keystone"},
         "glance_store": {"stores": "file,http", "default_store": "file", "filesystem_store_datadir": IMAGES_DIR},
         "oslo_limit": {"endpoint_id": None},
-    }, group="glance")
-    url = f"http://{controller_name(ctx.inventory)}:9292/versions"
+    }, group=SPEC.group)
+    url = f"http://{controller_name(ctx.inventory)}:{PORT}/versions"
     return [
-        Packages("12-glance-install", ["glance"], hold_services=True),
+        Packages("12-glance-install", list(SPEC.packages), hold_services=True),
         conf,
         db_sync("15-glance-init-db", "glance-common", "glance-manage db_sync", "glance"),
-        Service("17-glance-start", "glance-api", restart_on=[conf]),
+        *[Service("17-glance-start", unit, restart_on=[conf]) for unit in SPEC.units],
         Await("17-glance-start", python_get(url), f"Glance answering on {url}", timeout=120),
     ]
+
+
+SPEC = ServiceSpec(
+    "glance", position=20, packages=("glance",), units=("glance-api",), steps=steps,
+    group="glance", databases=("glance",), keystone_user="glance",
+    catalog=(Endpoint("image", "glance", "OpenStack Image", PORT),),
+    ports={PORT: "Glance"}, log_dirs=("/var/log/glance",), config_files=("/etc/glance/*.conf",),
+)
