@@ -36,6 +36,10 @@ def test_the_spec_says_what_its_steps_do(spec, ctx):
             f"{spec.name}: {step.path} matches none of its config_files {spec.config_files}"
         assert step.group == spec.group, f"{spec.name}: {step.path} group {step.group}, spec says {spec.group}"
     assert all(d.startswith("/var/log/") for d in spec.log_dirs) and spec.log_dirs
+    assert {e.port for e in spec.catalog} <= set(spec.ports), f"{spec.name}: a catalog port is not in its ports"
+    if spec.keystone_user:  # its configs authenticate as its own Keystone user
+        rendered = "".join(s.transform(None) for s in configs)
+        assert f"username = {spec.keystone_user}\n" in rendered, f"{spec.name}: no config logs in as its user"
 
 
 def test_phase_07_creates_every_database_and_runs_every_unit(ctx):

@@ -3,9 +3,9 @@ controller (the report gave it its own volume at /var/lib/glance/images)."""
 from __future__ import annotations
 
 from ..phases import Context
-from ..steps import Await, Packages, Service, Step
+from ..steps import Step
 from . import Endpoint, ServiceSpec
-from .shared import authtoken, config, controller_name, db_sync, db_url, python_get
+from .shared import api_service, authtoken, config, controller_name, db_sync, db_url
 
 IMAGES_DIR = "/var/lib/glance/images/"
 PORT = 9292
@@ -21,13 +21,9 @@ def steps(ctx: Context) -> list[Step]:
         "oslo_limit": {"endpoint_id": None},
     }, group=SPEC.group)
     url = f"http://{controller_name(ctx.inventory)}:{PORT}/versions"
-    return [
-        Packages("12-glance-install", list(SPEC.packages), hold_services=True),
-        conf,
-        db_sync("15-glance-init-db", "glance-common", "glance-manage db_sync", "glance"),
-        *[Service("17-glance-start", unit, restart_on=[conf]) for unit in SPEC.units],
-        Await("17-glance-start", python_get(url), f"Glance answering on {url}", timeout=120),
-    ]
+    return api_service(SPEC, install="12-glance-install", configs=[conf],
+                       sync=db_sync("15-glance-init-db", "glance-common", "glance-manage db_sync", "glance"),
+                       start="17-glance-start", url=url, what="Glance")
 
 
 SPEC = ServiceSpec(

@@ -3,9 +3,9 @@ Everything the suite knows of Placement is in this file."""
 from __future__ import annotations
 
 from ..phases import Context
-from ..steps import Await, Packages, Service, Step
+from ..steps import Step
 from . import Endpoint, ServiceSpec
-from .shared import authtoken, config, controller_name, db_sync, db_url, python_get, uwsgi_workers
+from .shared import api_service, authtoken, config, controller_name, db_sync, db_url, uwsgi_workers
 
 PORT = 8778
 
@@ -18,14 +18,10 @@ def steps(ctx: Context) -> list[Step]:
     }, group=SPEC.group)
     uwsgi = uwsgi_workers("20-placement-config", "/etc/placement/placement-api-uwsgi.ini")
     url = f"http://{controller_name(ctx.inventory)}:{PORT}/"
-    return [
-        Packages("20-placement-install", list(SPEC.packages), hold_services=True),
-        conf,
-        uwsgi,
-        db_sync("20-placement-init-db", "placement-common", "placement-manage db sync", "placement"),
-        *[Service("20-placement-start", unit, restart_on=[conf, uwsgi]) for unit in SPEC.units],
-        Await("20-placement-start", python_get(url), f"Placement answering on {url}", timeout=120),
-    ]
+    return api_service(SPEC, install="20-placement-install", configs=[conf, uwsgi],
+                       sync=db_sync("20-placement-init-db", "placement-common", "placement-manage db sync",
+                                    "placement"),
+                       start="20-placement-start", url=url, what="Placement")
 
 
 SPEC = ServiceSpec(

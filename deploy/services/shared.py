@@ -8,7 +8,7 @@ import shlex
 from ..inventory import Inventory
 from ..phases import Context
 from ..phases.config_values import ini_settings
-from ..steps import Command, Ini, Step
+from ..steps import Await, Command, Ini, Packages, Service, Step
 
 API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
 # One thread per process: the APIs are eventlet-patched, and a green thread (the
@@ -105,6 +105,20 @@ def db_sync(script: str, package: str, command: str, user: str, databases: tuple
 def config(script: str, path: str, settings: dict, group: str, mode: str = "0640") -> Step:
     """A service's config file: readable by its group only, as Debian leaves it."""
     return Ini(script, path, ini_settings(settings, path), mode=mode, owner="root", group=group)
+
+
+def api_service(spec, *, install: str, configs: list[Step], sync: Command, start: str, url: str,
+                what: str, timeout: int = 120) -> list[Step]:
+    """The steps of a plain API service: its packages (services held), its config
+    files, its schema sync, its units (restarted when a config changes) and a wait
+    for its API. `spec` is its ServiceSpec."""
+    return [
+        Packages(install, list(spec.packages), hold_services=True),
+        *configs,
+        sync,
+        *[Service(start, unit, restart_on=configs) for unit in spec.units],
+        Await(start, python_get(url), f"{what} answering on {url}", timeout=timeout),
+    ]
 
 
 def python_get(url: str) -> str:
