@@ -16,11 +16,18 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # the phases' Context; imported lazily, the phases import this package
-    from ..phases import Context
-    from ..steps import Step
+from ..inventory import Inventory
+from ..secrets import Secrets
+from ..steps import Step
+
+
+class Context(Protocol):
+    """What a service's steps read: the inventory and the secrets (a phase's
+    deploy.phases.Context is one; the services never import the phases)."""
+    inventory: Inventory
+    secrets: Secrets
 
 
 @dataclass(frozen=True)

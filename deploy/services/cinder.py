@@ -10,11 +10,10 @@ real hardware; data lands on the replicated bricks and outlives any host.
 """
 from __future__ import annotations
 
+from ..config_values import one_line
 from ..inventory import Inventory
-from ..phases import Context
-from ..phases.config_values import one_line
 from ..steps import Await, File, Packages, Service, Step
-from . import Endpoint, ServiceSpec
+from . import Context, Endpoint, ServiceSpec
 from .shared import RABBIT_UWSGI
 from .shared import authtoken, config, controller_name, db_sync, db_url, python_get, transport_url, uwsgi_workers
 

@@ -2,9 +2,8 @@
 controller (the report gave it its own volume at /var/lib/glance/images)."""
 from __future__ import annotations
 
-from ..phases import Context
 from ..steps import Step
-from . import Endpoint, ServiceSpec
+from . import Context, Endpoint, ServiceSpec
 from .shared import api_service, authtoken, config, controller_name, db_sync, db_url
 
 IMAGES_DIR = "/var/lib/glance/images/"

@@ -6,10 +6,9 @@ import json
 import shlex
 from pathlib import Path
 
-from ..phases import Context
 from ..remote import WithStdin
 from ..steps import Await, Command, File, Packages, Service, Step
-from . import Endpoint, ServiceSpec, catalog_entries, endpoint_of, service_users
+from . import Context, Endpoint, ServiceSpec, catalog_entries, endpoint_of, service_users
 from .shared import config, controller_name, db_sync, db_url, keystone_url, python_get, uwsgi_workers
 
 CATALOG_SCRIPT = "/usr/local/lib/deploy/keystone_catalog.py"

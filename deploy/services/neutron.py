@@ -3,9 +3,8 @@ linuxbridge mechanism (the lab's kernel has no Open vSwitch) and a flat
 provider network type; the agents come in phases 08 and 09."""
 from __future__ import annotations
 
-from ..phases import Context
 from ..steps import Await, Packages, Service, Step
-from . import Endpoint, ServiceSpec
+from . import Context, Endpoint, ServiceSpec
 from .shared import RABBIT_UWSGI
 from .shared import (authtoken, config, controller_name, db_sync, db_url, python_get, service_credentials,
                      transport_url, uwsgi_workers)

@@ -2,9 +2,8 @@
 api, conductor, scheduler, noVNC proxy), its three databases and the cells."""
 from __future__ import annotations
 
-from ..phases import Context
 from ..steps import Await, Command, Line, Packages, Service, Step
-from . import Endpoint, ServiceSpec
+from . import Context, Endpoint, ServiceSpec
 from .shared import RABBIT_UWSGI
 from .shared import (authtoken, config, controller_name, db_sync, db_url, python_get, service_credentials,
                      transport_url, uwsgi_workers)

@@ -2,9 +2,8 @@
 Everything the suite knows of Placement is in this file."""
 from __future__ import annotations
 
-from ..phases import Context
 from ..steps import Step
-from . import Endpoint, ServiceSpec
+from . import Context, Endpoint, ServiceSpec
 from .shared import api_service, authtoken, config, controller_name, db_sync, db_url, uwsgi_workers
 
 PORT = 8778

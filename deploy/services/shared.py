@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shlex
 
+from ..config_values import ini_settings
 from ..inventory import Inventory
-from ..phases import Context
-from ..phases.config_values import ini_settings
 from ..steps import Await, Command, Ini, Packages, Service, Step
+from . import Context
 
 API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
 # One thread per process: the APIs are eventlet-patched, and a green thread (the
