@@ -1,32 +1,20 @@
-"""API sessions from the operator's machine, as an operator's own tools would
-open them: keystoneauth1 with the admin credentials of the secrets file."""
+"""What the checks and scenarios share of the cloud's APIs: the admin session
+and Neutron's client (deploy/openstack_api.py, the deploy's own), the
+microversions, the failure states waits give up on, the service tables."""
 from __future__ import annotations
 
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
-
-from deploy.inventory import Inventory
-from deploy.secrets import Secrets
+from deploy.openstack_api import CONNECT_RETRIES, Neutron, admin_session, user_session
 from deploy.waits import WaitFailed, wait_for_status
+
+__all__ = ["CONNECT_RETRIES", "Neutron", "admin_session", "user_session", "NOVA_MICROVERSION",
+           "CINDER_MICROVERSION", "unhealthy_services", "service_table", "wait_volume"]
 
 NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
 CINDER_MICROVERSION = "3.70"  # Zed's highest
-# A busy 2-core lab answers slowly, not never (timeout 90 s). uwsgi's APIs now and
-# then reset a kept-alive connection after answering (seen: a DELETE logged 204 by
-# nova-api, the client got "Connection reset by peer", 4 of 86 in one run); a
-# request that could not be read back is sent again, as openstacksdk's clients do.
-CONNECT_RETRIES = 3
 # States a wait gives up on at once: nothing leaves them by itself.
 SERVER_FAILURES = ("ERROR",)
 VOLUME_FAILURES = ("error", "error_deleting", "error_extending", "error_restoring", "error_managing")
 MIGRATION_FAILURES = ("error", "failed", "cancelled")
-
-
-def admin_session(inventory: Inventory, secrets: Secrets) -> ks_session.Session:
-    auth = v3.Password(auth_url=f"http://{inventory.controller.address}:5000/v3", username="admin",
-                       password=secrets.get("admin_keystone").reveal(), project_name="admin",
-                       user_domain_id="default", project_domain_id="default")
-    return ks_session.Session(auth=auth, timeout=90, connect_retries=CONNECT_RETRIES)
 
 
 def unhealthy_services(services) -> list[str]:

@@ -8,19 +8,19 @@ from glanceclient import Client as GlanceClient
 from keystoneclient.v3 import client as keystone_client
 from novaclient import client as nova_client
 
-from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, admin_session, service_table,
-                              unhealthy_services, wait_volume)
+from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, Neutron, admin_session, service_table,
+                              unhealthy_services, user_session, wait_volume)
 from checks.readings import version_document_problem, version_url
-from deploy.phases.p07_openstack_controller.cinder import MOUNT_BASE, share
-from deploy.phases.p07_openstack_controller.keystone import SERVICE_USERS
 from deploy import glance_images
 from deploy.phases.p07_openstack_controller import image_cache
+from deploy.services import listening_ports, schema_checks, service_users
+from deploy.services.cinder import MOUNT_BASE, share
 
 pytestmark = [pytest.mark.p07, pytest.mark.usefixtures("phase_p07")]
 
-PORTS = {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", 5000: "Keystone", 9292: "Glance",
-         8778: "Placement", 8774: "Nova API", 8775: "Nova metadata", 9696: "Neutron", 6080: "noVNC proxy",
-         8776: "Cinder"}
+# the controller's infrastructure, then every OpenStack service's ports (its SPEC)
+PORTS = {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", **listening_ports()}
+SERVICE_USERS = service_users()
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_nova_services_all_up(session):
 
 @pytest.mark.controller
 def test_neutron_answers_with_networks(session):
-    response = session.get("/v2.0/networks", endpoint_filter={"service_type": "network", "interface": "public"})
+    response = Neutron(session).response("GET", "/networks")
     assert response.status_code == 200 and "networks" in response.json()
 
 
@@ -148,12 +148,7 @@ def test_a_volume_is_a_file_on_the_glusterfs_share(host, cinder, inventory, requ
 
 @pytest.mark.controller
 def test_databases_at_head_schema(host):
-    checks = {
-        "keystone": "su -s /bin/sh -c 'keystone-manage db_sync --check' keystone",
-        "nova (cells, placement, schema)": "nova-status upgrade check",
-        "placement": "placement-status upgrade check",
-        "cinder": "cinder-status upgrade check",
-    }
+    checks = schema_checks()   # each service's own (its SPEC)
     failed = {}
     for name, command in checks.items():
         result = host.run(command)
@@ -166,15 +161,13 @@ def test_databases_at_head_schema(host):
 def test_service_users_log_in_with_the_secrets_file_passwords(inventory, secrets):
     """Each service's Keystone user accepts the password the secrets file holds,
     which is the one written into that service's config."""
-    from keystoneauth1 import exceptions, session as ks_session
-    from keystoneauth1.identity import v3
+    from keystoneauth1 import exceptions
 
     failing = []
     for user in SERVICE_USERS:
-        auth = v3.Password(auth_url=f"http://{inventory.controller.address}:5000/v3", username=user,
-                           password=secrets.get(f"{user}_keystone").reveal(), user_domain_id="default")
         try:
-            ks_session.Session(auth=auth, timeout=30).get_token()
+            user_session(inventory, user, secrets.get(f"{user}_keystone").reveal(), timeout=30,
+                         connect_retries=0).get_token()
         except exceptions.Unauthorized:
             failing.append(user)
     assert not failing, f"Keystone refuses the secrets file's password for service users {failing}: " \

@@ -4,7 +4,7 @@ linuxbridge agent is alive."""
 import pytest
 from novaclient import client as nova_client
 
-from checks.openstack import NOVA_MICROVERSION, admin_session, service_table, unhealthy_services
+from checks.openstack import NOVA_MICROVERSION, Neutron, admin_session, service_table, unhealthy_services
 
 pytestmark = [pytest.mark.p08, pytest.mark.usefixtures("phase_p08")]
 
@@ -71,7 +71,7 @@ def test_service_table_all_smiling(nova, inventory, report_section):
 
 @pytest.mark.compute
 def test_linuxbridge_agent_alive_on_every_compute(session, inventory):
-    agents = session.get("/v2.0/agents", endpoint_filter={"service_type": "network", "interface": "public"}).json()["agents"]
+    agents = Neutron(session).get("/agents")["agents"]
     alive = {a["host"] for a in agents if a["agent_type"] == "Linux bridge agent" and a["alive"]}
     missing = {h.name for h in inventory.with_role("compute")} - alive
     assert not missing, f"Linux bridge agent not alive on {sorted(missing)}: {[(a['host'], a['agent_type'], a['alive']) for a in agents]}"

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from checks.tools import headless_chromium
-from checks.openstack import admin_session
+from checks.openstack import Neutron, admin_session
 from deploy.phases.p09_openstack_gateway import dashboard, networks
 from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT
 from deploy.waits import WaitTimeout, wait_for
@@ -25,7 +25,7 @@ def session(inventory, secrets):
 
 
 def neutron_get(session, path: str) -> dict:
-    return session.get("/v2.0" + path, endpoint_filter={"service_type": "network", "interface": "public"}).json()
+    return Neutron(session).get(path)
 
 
 @pytest.mark.gateway

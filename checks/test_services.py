@@ -10,20 +10,20 @@ import pytest
 
 from deploy.phases import Context, all_phases, started_units
 from deploy.secrets import Secrets
-from pytest_deploy import INVENTORY
+from pytest_deploy import inventory_of
 
 JOURNAL_LINES = 8
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    inventory = metafunc.config.stash[INVENTORY]
+    inventory = inventory_of(metafunc.config)
     listing = Context(inventory, Secrets.placeholders())  # unit names need no secrets
     params = []
     for phase in all_phases():
         for host in phase.targets(inventory):
             if not started_units(phase, listing, host):
                 continue  # the phase starts nothing there (phase 09 on the controller: API calls)
-            # role marks come from the host (pytest_deploy.mark_roles_by_host); `all`: the phase targets every host
+            # role marks come from the host (pytest_deploy.hosts.mark_roles_by_host); `all`: the phase targets every host
             marks = [getattr(pytest.mark, phase.id)] + ([pytest.mark.all] if "all" in phase.roles else [])
             params.append(pytest.param(phase, host.name, marks=marks, id=f"{phase.id}-{host.name}"))
     metafunc.parametrize(("phase", "host_name"), params)

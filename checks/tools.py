@@ -3,32 +3,27 @@ missing: a real headless browser (Chromium driven through its ChromeDriver by
 Selenium), ping."""
 from __future__ import annotations
 
-import os
-
 from lab import apt
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-PACKAGES = ["chromium", "chromium-driver"]
 
 
 class ToolMissing(RuntimeError):
     pass
 
 
-def ensure_packages(paths: list[str], packages: list[str]) -> None:
-    """Debian packages on this machine, installed when one of `paths` is missing
-    (as root); otherwise the error names the command to run."""
-    if all(os.path.exists(p) for p in paths):
-        return
+def ensure_tools(wanted: dict[str, str]) -> None:
+    """Tools on this machine (absolute path or command -> Debian package), the
+    missing ones' packages installed (as root); otherwise the error names the command to run."""
     try:
-        apt.install(packages)
+        apt.ensure(wanted)
     except apt.InstallError as e:
-        raise ToolMissing(f"{', '.join(paths)}: {e}") from None
+        raise ToolMissing(f"{', '.join(wanted)}: {e}") from None
 
 
 def ensure_chromium() -> None:
-    ensure_packages([CHROMIUM, CHROMEDRIVER], PACKAGES)
+    ensure_tools({CHROMIUM: "chromium", CHROMEDRIVER: "chromium-driver"})
 
 
 def headless_chromium():

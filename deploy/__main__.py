@@ -10,7 +10,7 @@ import time
 
 from .inventory import InventoryError, check_key_files, load_inventory
 from .phases import Context, all_phases
-from .plan import render_plan
+from .plan import plan
 from .remote import Pool, RemoteError
 from .runlock import RunLockError, take_all
 from .runner import PhaseError, apply_phase
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InventoryError(f"--until: no phase {args.until} (phases: {', '.join(ids)})")
             phases = phases[:ids.index(args.until) + 1]
         if args.command == "plan":
-            print(render_plan(Context(inventory, Secrets(inventory.secrets_path, create=False)), phases))
+            print(plan(inventory, phases))
             return 0
         if inventory.lab.embedded:
             import lab

@@ -17,15 +17,17 @@ from .inventory import Host, Inventory
 from .known_faults import recognise_by_source
 from .remote import Pool
 from .secrets import MASK, mask
+from .services import config_files, log_dirs
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 256 * 1024          # per file written
 COMMAND_TIMEOUT = 30            # seconds per command on a host
 
-# Where the OpenStack, GlusterFS, libvirt and MariaDB/RabbitMQ services log.
-SERVICE_LOG_DIRS = tuple(f"/var/log/{d}" for d in ("keystone", "glance", "nova", "placement", "neutron", "cinder",
-                                                  "glusterfs", "libvirt/qemu", "mysql", "rabbitmq"))
+# Where the OpenStack services (their SPECs), GlusterFS, libvirt and MariaDB/RabbitMQ log.
+SERVICE_LOG_DIRS = (*log_dirs(), *(f"/var/log/{d}" for d in ("glusterfs", "libvirt/qemu", "mysql", "rabbitmq")))
+# Config files shown (masked): every OpenStack service's, then the hosts' own.
+CONFIG_FILES = (*config_files(), "/etc/libvirt/libvirtd.conf", "/etc/libvirt/qemu.conf", "/etc/fstab", "/etc/hosts")
 
 # name of the file -> command, on every host.
 COLLECT: dict[str, str] = {
@@ -39,9 +41,8 @@ COLLECT: dict[str, str] = {
         f"for f in $(ls {' '.join(d + '/*.log' for d in SERVICE_LOG_DIRS)} "
         "2>/dev/null); do echo \"=== $f\"; tail -n 120 \"$f\"; done"),
     "configs.txt": (
-        "for f in $(ls /etc/{keystone,glance,nova,placement,neutron,neutron/plugins/ml2,cinder}/*.conf "
-        "/etc/neutron/plugins/ml2/*.ini /etc/libvirt/libvirtd.conf /etc/libvirt/qemu.conf /etc/fstab "
-        "/etc/hosts 2>/dev/null); do echo \"=== $f\"; grep -Ev '^[[:space:]]*(#|$)' \"$f\"; done"),
+        f"for f in $(ls {' '.join(CONFIG_FILES)} 2>/dev/null); "
+        "do echo \"=== $f\"; grep -Ev '^[[:space:]]*(#|$)' \"$f\"; done"),
     "listening.txt": "ss -ltnp 2>/dev/null || true",
     # peers and volume info are local reads; volume status is asked on the controller only
     "gluster.txt": "command -v gluster >/dev/null && { gluster peer status; gluster volume info; } 2>&1 "

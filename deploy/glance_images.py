@@ -67,13 +67,11 @@ def digest(path: Path, algorithm: str) -> str:
 
 def glance_client(inv: Inventory, secrets: Secrets):
     from glanceclient import Client
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
 
-    auth = v3.Password(auth_url=f"http://{inv.controller.address}:5000/v3", username="admin",
-                       password=secrets.get("admin_keystone").reveal(), project_name="admin",
-                       user_domain_id="default", project_domain_id="default")
-    return Client("2", session=session.Session(auth=auth, timeout=300))
+    from .openstack_api import admin_session
+
+    # uploads take minutes; a request with a file body is not sent again
+    return Client("2", session=admin_session(inv, secrets, timeout=300, connect_retries=0))
 
 
 def local_files(inv: Inventory, cache_dir: Path) -> dict[str, Path]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .inventory import Inventory
 from .phases import Context, Phase
 from .remote import stdin_of
-from .secrets import mask
+from .secrets import Secrets, mask
 
 
 def _stdin_lines(command: object) -> list[str]:
@@ -40,3 +41,9 @@ def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
                         out += [f"             | {line}" for line in action.content.decode().splitlines()]
             out.append("")
     return mask("\n".join(out))
+
+
+def plan(inventory: Inventory, phases: Sequence[Phase]) -> str:
+    """The plan of `phases` for an inventory (`python -m deploy plan`, `pytest --plan`):
+    the secrets file's values where it has them, placeholders where not; none is made."""
+    return render_plan(Context(inventory, Secrets(inventory.secrets_path, create=False)), phases)

@@ -92,7 +92,10 @@ class MaskingFilter(logging.Filter):
     """Scrubs secrets from log records before any handler sees them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string is the caller's bug; leave it visible
+            return True
         masked = mask(message)
         if masked != message:
             record.msg, record.args = masked, None

@@ -5,7 +5,6 @@ missing from Debian's packages; otherwise it stops with the one command to run.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,24 +44,11 @@ def sh(argv: Sequence[str], *, cwd: Path | None = None, env: dict | None = None,
     return p
 
 
-def _have(cmd: str) -> bool:
-    return bool(shutil.which(cmd)) or any(Path(d, cmd).exists() for d in ("/usr/sbin", "/sbin"))
-
-
-def missing_packages(commands: Sequence[str] = (), files: Sequence[str] = ()) -> list[str]:
-    pkgs = {TOOLS[c] for c in commands if not _have(c)}
-    pkgs |= {FILES[f] for f in files if not Path(f).exists()}
-    return sorted(pkgs)
-
-
 def ensure(commands: Sequence[str] = (), files: Sequence[str] = ()) -> None:
     """Make the named host commands and files present, installing their packages as root."""
-    missing = missing_packages(commands, files)
-    if not missing:
-        return
     from lab import apt
     try:
-        apt.install(missing)
+        apt.ensure({**{c: TOOLS[c] for c in commands}, **{f: FILES[f] for f in files}})
     except apt.InstallError as e:
         raise ImageError(f"host tools: {e}") from None
 

@@ -7,7 +7,8 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 log = logging.getLogger("lab.apt")
 
@@ -31,3 +32,25 @@ def install(packages: Sequence[str]) -> None:
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise InstallError(f"could not install; run: {hint} ({(done.stderr or done.stdout).strip()[-300:]})")
+
+
+def present(tool: str) -> bool:
+    """An absolute path that exists, or a command on PATH (or in /usr/sbin, /sbin:
+    a non-root PATH lacks them)."""
+    if tool.startswith("/"):
+        return Path(tool).exists()
+    return bool(shutil.which(tool)) or any(Path(d, tool).exists() for d in ("/usr/sbin", "/sbin"))
+
+
+def missing(wanted: Mapping[str, str]) -> list[str]:
+    """The packages of `wanted` (a command or an absolute path -> the Debian
+    package that brings it) whose tool is absent here."""
+    return sorted({package for tool, package in wanted.items() if not present(tool)})
+
+
+def ensure(wanted: Mapping[str, str]) -> None:
+    """Every tool of `wanted` present: the missing ones' packages installed (as
+    root). InstallError otherwise, holding the command to run."""
+    packages = missing(wanted)
+    if packages:
+        install(packages)

@@ -40,13 +40,10 @@ def require_root() -> None:
 
 def ensure_tools() -> None:
     """Install missing host tools from Debian's packages (the lab's own bootstrap)."""
-    missing = sorted({pkg for cmd, pkg in TOOLS.items() if not shutil.which(cmd)
-                      and not Path("/usr/sbin", cmd).exists() and not Path("/sbin", cmd).exists()})
-    if missing:
-        try:
-            apt.install(missing)
-        except apt.InstallError as e:
-            raise LabError(f"host tools: {e}") from None
+    try:
+        apt.ensure(TOOLS)
+    except apt.InstallError as e:
+        raise LabError(f"host tools: {e}") from None
 
 
 def check_resources(state_dir: Path, disk_gib: float, memory_gib: float) -> None:

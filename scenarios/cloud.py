@@ -17,7 +17,7 @@ import paramiko
 from cinderclient import client as cinder_client
 from novaclient import client as nova_client
 
-from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, SERVER_FAILURES, admin_session
+from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, SERVER_FAILURES, Neutron, admin_session
 from deploy.inventory import Inventory
 from deploy.secrets import Secrets
 from deploy.waits import WaitFailed, WaitTimeout, wait_for, wait_for_status
@@ -45,11 +45,8 @@ class Cloud:
         self.cinder = cinder_client.Client(CINDER_MICROVERSION, session=self.session)
 
     def neutron(self, method: str, path: str, body: dict | None = None) -> dict:
-        r = self.session.request("/v2.0" + path, method, json=body, raise_exc=False,
-                                 endpoint_filter={"service_type": "network", "interface": "public"})
-        if r.status_code >= 400:
-            raise AssertionError(f"Neutron {method} {path}: {r.status_code} {r.text[:300]}")
-        return r.json() if r.text else {}
+        """Neutron's answer as JSON; an error status fails (NeutronError, an AssertionError)."""
+        return Neutron(self.session).call(method, path, body)
 
 
 class CleanupFailed(AssertionError):

@@ -20,8 +20,8 @@ METADATA_GET = (
 
 
 def image_names(config) -> list[str]:
-    from pytest_deploy import INVENTORY
-    return [i.name for i in config.stash[INVENTORY].images]
+    from pytest_deploy import inventory_of
+    return [i.name for i in inventory_of(config).images]
 
 
 def pytest_generate_tests(metafunc):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from checks.openstack import MIGRATION_FAILURES, SERVER_FAILURES
-from checks.tools import ensure_packages
+from checks.tools import ensure_tools
 from deploy.waits import WaitFailed, wait_for, wait_for_status
 from scenarios.cloud import GuestCommandFailed, GuestError, Stopwatch, host_of, server_detail, task_state
 from scenarios.test_volumes import attach, wait_volume
@@ -25,7 +25,7 @@ def two_computes(inventory):
     computes = inventory.with_role("compute")
     if len(computes) < 2:
         pytest.skip(f"live migration needs two compute hosts; the inventory has {len(computes)}")
-    ensure_packages(["/usr/bin/ping"], ["iputils-ping"])
+    ensure_tools({"/usr/bin/ping": "iputils-ping"})
 
 
 class Pinger:

@@ -14,13 +14,11 @@ import uuid
 
 import paramiko
 import pytest
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 from novaclient import client as nova_client
 
-from checks.openstack import CONNECT_RETRIES, NOVA_MICROVERSION
-from checks.tools import ensure_packages
-from deploy.phases.p07_openstack_controller.keystone import DEMO
+from checks.openstack import NOVA_MICROVERSION, user_session
+from checks.tools import ensure_tools
+from deploy.services.keystone import DEMO
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK
 from deploy.waits import wait_for, wait_for_status
 from scenarios.cloud import Cleanup, Cloud, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
@@ -38,10 +36,8 @@ class TenantCloud(Cloud):
     """The same clients as the admin's, with the demo user's own credentials."""
 
     def __post_init__(self) -> None:
-        auth = v3.Password(auth_url=f"http://{self.inventory.controller.address}:5000/v3",
-                           username=DEMO["user"], password=self.secrets.get("demo_keystone").reveal(),
-                           project_name=DEMO["project"], user_domain_id="default", project_domain_id="default")
-        self.session = ks_session.Session(auth=auth, timeout=90, connect_retries=CONNECT_RETRIES)
+        self.session = user_session(self.inventory, DEMO["user"], self.secrets.get("demo_keystone").reveal(),
+                                    DEMO["project"])
         self.nova = nova_client.Client(NOVA_MICROVERSION, session=self.session)
 
 
@@ -71,7 +67,7 @@ def wait_port_active(cloud: Cloud, port_id: str, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def demo(cloud, inventory, secrets) -> TenantCloud:
-    ensure_packages(["/usr/bin/ping"], ["iputils-ping"])
+    ensure_tools({"/usr/bin/ping": "iputils-ping"})
     return TenantCloud(inventory, secrets)
 
 

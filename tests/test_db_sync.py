@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from deploy.phases.p07_openstack_controller.common import db_sync
+from deploy.services.shared import db_sync
 
 
 @pytest.fixture

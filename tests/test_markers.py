@@ -150,3 +150,11 @@ def test_phase_marker_selects_its_checks_and_its_services(selections, phase):
 def test_scenario_marker_selects_the_scenarios(selections):
     assert set(selections["scenario"]) == {i for i in selections[""] if i.startswith("scenarios/")}
     assert selections["scenario"]
+
+
+def test_every_phase_has_its_fixture_declared_by_name():
+    """pytest_deploy/phases.py names one fixture per phase (so grep finds phase_p05); none missing, none extra."""
+    from pytest_deploy import phases as glue
+
+    declared = sorted(name for name in vars(glue) if name.startswith("phase_p"))
+    assert declared == [f"phase_{p}" for p in PHASES]

@@ -37,9 +37,9 @@ def test_remote_error_masks_command_and_stderr(tmp_path):
 
 
 def test_logs_are_masked(tmp_path, caplog):
-    from pytest_deploy import _mask_records
+    from pytest_deploy.masking import install_log_masking
 
-    _mask_records()
+    install_log_masking()
     secret = Secrets(tmp_path / "s.yaml").get("nova_db").reveal()
     with caplog.at_level(logging.INFO):
         logging.getLogger("deploy.test").info("connecting with %s", secret)

@@ -138,7 +138,7 @@ def test_account_with_other_ids_is_moved_and_its_files_follow():
 # The case of issue 24: a killed run's orphaned install started placement-api by
 # its package scripts with the packaged configuration; the suite's config came later.
 def placement(tmp_path, default_inventory):
-    from deploy.phases.p07_openstack_controller import placement as module
+    from deploy.services import placement as module
     return module.steps(Context(default_inventory, Secrets(tmp_path / "s.yaml")))
 
 

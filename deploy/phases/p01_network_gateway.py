@@ -11,7 +11,7 @@ from ..firewall import Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
 from ..steps import Block, File, Line, Step, Sysctl
 from . import Context, Phase
-from .config_values import one_line
+from ..config_values import one_line
 
 SYSCTL_FILE = "/etc/sysctl.d/60-ip-forward.conf"
 

@@ -16,7 +16,7 @@ import shlex
 from ..inventory import Host, Inventory
 from ..steps import Account, Command, File, Line, Step
 from . import Context, Phase
-from .config_values import fstab_field
+from ..config_values import fstab_field
 from .ids import ACCOUNTS, NOVA_GID, NOVA_UID
 
 MOUNT_OPTIONS = "defaults,_netdev"

@@ -13,7 +13,7 @@ from .. import discover
 from ..inventory import Host
 from ..steps import Command, File, Packages, Service, Step
 from . import Context, Phase
-from .config_values import one_word
+from ..config_values import one_word
 
 PRESEED_FILE = "/var/lib/deploy/preseed.cfg"
 PRESEED_DONE = "/var/lib/deploy/preseed.done"

@@ -14,9 +14,8 @@ from .. import discover
 from ..inventory import Host, Inventory
 from ..steps import Await, Command, Ini, Packages, Service, Step
 from . import Context, Phase, ebtables_repair
-from .p07_openstack_controller.common import authtoken, config, service_credentials, transport_url
-from .p07_openstack_controller.database import sql
-from .p07_openstack_controller.neutron import PUBLIC_PHYSNET
+from ..services.neutron import PUBLIC_PHYSNET
+from ..services.shared import authtoken, config, service_credentials, sql, transport_url
 
 
 def nova_compute_conf(ctx: Context, host: Host) -> dict:

@@ -1,10 +1,11 @@
 """07-openstack-controller: the control plane on the controller.
 
-MariaDB, RabbitMQ (the report's Qpid) and memcached; Keystone v3; Glance;
-Placement; Nova's control services; Neutron's server; Cinder (the report's
-nova-volume). Each service's
-settings are the dicts in its own module; its steps keep the report's script
-names (05-keystone-create-db, 07-keystone-config, ...).
+MariaDB, RabbitMQ (the report's Qpid) and memcached (modules here); then
+every OpenStack service of deploy/services in its SPEC's order (Keystone v3,
+the image, compute, network and volume services, ...; Cinder in place of the
+report's nova-volume). Each service's settings and steps are in its own
+module there; the steps keep the report's script names (05-keystone-create-db,
+07-keystone-config, ...).
 """
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ from pathlib import Path
 
 from ... import glance_images
 from ...inventory import Host
+from ...services import all_services
 from ...steps import Packages, Step
 from .. import Context, OperatorTask, Phase
-from . import cinder, database, glance, keystone, messaging, neutron, nova, placement
+from . import database, messaging
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
     if not host.has_role("controller"):
         return []
-    result: list[Step] = []
-    for service in (database, messaging, keystone, glance, placement, nova, neutron, cinder):
+    result: list[Step] = database.steps(ctx) + messaging.steps(ctx)
+    for service in all_services():
         result += service.steps(ctx)
     # One apt transaction for the whole phase (dependencies resolved, triggers run
     # once); each service's own install step then finds its packages in place.

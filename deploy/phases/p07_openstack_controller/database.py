@@ -1,18 +1,14 @@
 """02-mysql-install ... 03-mysql-start, and each service's 05-*-create-db:
-MariaDB on the management address, one database and user per service."""
+MariaDB on the management address, one database and user per service
+(deploy/services: each SPEC names its databases)."""
 from __future__ import annotations
 
 from ...remote import WithStdin
+from ...services import database_owners
+from ...services.shared import mysql_host_pattern
 from ...steps import Command, File, Packages, Service, Step
 from .. import Context
-from .common import mysql_host_pattern
 
-# database -> the user that owns it (one user may own several: nova)
-DATABASES = {
-    "keystone": "keystone", "glance": "glance", "placement": "placement",
-    "nova_api": "nova", "nova": "nova", "nova_cell0": "nova",
-    "neutron": "neutron", "cinder": "cinder",
-}
 SERVER_CNF = "/etc/mysql/mariadb.conf.d/99-openstack.cnf"
 
 
@@ -21,10 +17,6 @@ def server_cnf(address: str) -> str:
             f"bind-address = {address}\n"
             "default-storage-engine = innodb\ninnodb_file_per_table = on\n"
             "max_connections = 1024\ncollation-server = utf8mb4_general_ci\ncharacter-set-server = utf8mb4\n")
-
-
-def sql(text: str) -> str:
-    return "mysql --protocol=socket -uroot -NBe " + "\"" + text.replace('"', '\\"') + "\""
 
 
 def sql_with_secret(text: str, then: str = "") -> WithStdin:
@@ -65,7 +57,7 @@ def steps(ctx: Context) -> list[Step]:
                                then="grep -q 1"),
         title="root password as in the secrets file"))
     pattern = mysql_host_pattern(inv)
-    for db, user in DATABASES.items():
+    for db, user in database_owners().items():  # each service's databases, owned by its user
         pw = ctx.secrets.get(f"{user}_db").reveal()
         result.append(Command(
             f"05-{user}-create-db",

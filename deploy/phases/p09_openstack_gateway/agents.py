@@ -6,7 +6,7 @@ from ...firewall import Chain, RuleSet, firewall_steps
 from ...inventory import Host, Inventory
 from ...steps import Packages, Service, Step
 from .. import Context
-from ..p07_openstack_controller.common import config, controller_name
+from ...services.shared import config, controller_name
 from ..p08_openstack_compute import agent_steps
 
 SCRIPT = "02-neutron-agents-start"

@@ -10,11 +10,10 @@ import json
 from pathlib import Path
 
 from ...inventory import Inventory
+from ...services.neutron import PUBLIC_PHYSNET
+from ...services.shared import keystone_url, sql
 from ...steps import Await, Command, File, Step
 from .. import Context
-from ..p07_openstack_controller.common import keystone_url
-from ..p07_openstack_controller.database import sql
-from ..p07_openstack_controller.neutron import PUBLIC_PHYSNET
 
 SCRIPT = "/usr/local/lib/deploy/neutron_networks.py"
 WANTED = "/etc/deploy/neutron-networks.json"

@@ -1,10 +1,14 @@
-"""What the controller's services share: addresses, URLs, credentials."""
+"""What the OpenStack services share, on the controller and on the hosts
+that talk to it (phases 07-09): addresses, URLs, credentials, config files,
+schema syncs, SQL as the local root, an HTTP probe."""
 from __future__ import annotations
 
-from ...inventory import Inventory
-from ...steps import Command, Ini, Step
-from .. import Context
+import shlex
+
 from ..config_values import ini_settings
+from ..inventory import Inventory
+from ..steps import Await, Command, Ini, Packages, Service, Step
+from . import Context
 
 API_WORKERS = 2          # the packaged uwsgi files ask for 8-16 processes; the lab has 2 cores
 # One thread per process: the APIs are eventlet-patched, and a green thread (the
@@ -102,3 +106,30 @@ def config(script: str, path: str, settings: dict, group: str, mode: str = "0640
     """A service's config file: readable by its group only, as Debian leaves it."""
     return Ini(script, path, ini_settings(settings, path), mode=mode, owner="root", group=group)
 
+
+def api_service(spec, *, install: str, configs: list[Step], sync: Command, start: str, url: str,
+                what: str, timeout: int = 120) -> list[Step]:
+    """The steps of a plain API service: its packages (services held), its config
+    files, its schema sync, its units (restarted when a config changes) and a wait
+    for its API. `spec` is its ServiceSpec."""
+    return [
+        Packages(install, list(spec.packages), hold_services=True),
+        *configs,
+        sync,
+        *[Service(start, unit, restart_on=configs) for unit in spec.units],
+        Await(start, python_get(url), f"{what} answering on {url}", timeout=timeout),
+    ]
+
+
+def python_get(url: str) -> str:
+    """A command that succeeds when an HTTP server answers at `url` without a server
+    error: an API's root may answer 300 (versions) or 401 (log in first)."""
+    program = ("import urllib.request as u, urllib.error as e\n"
+               f"try:\n    u.urlopen('{url}', timeout=3)\n"
+               "except e.HTTPError as x:\n    raise SystemExit(x.code >= 500)\n")
+    return "python3 -c " + shlex.quote(program)
+
+
+def sql(text: str) -> str:
+    """A query as MariaDB's local root (socket auth), one value a line, no headers."""
+    return "mysql --protocol=socket -uroot -NBe " + "\"" + text.replace('"', '\\"') + "\""

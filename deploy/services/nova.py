@@ -2,15 +2,13 @@
 api, conductor, scheduler, noVNC proxy), its three databases and the cells."""
 from __future__ import annotations
 
-from ...steps import Await, Command, Line, Packages, Service, Step
-from .. import Context
-from .common import RABBIT_UWSGI
-from .common import (authtoken, config, controller_name, db_sync, db_url, service_credentials, transport_url,
-                     uwsgi_workers)
-from .keystone import python_get
+from ..steps import Await, Command, Line, Packages, Service, Step
+from . import Context, Endpoint, ServiceSpec
+from .shared import RABBIT_UWSGI
+from .shared import (authtoken, config, controller_name, db_sync, db_url, python_get, service_credentials,
+                     transport_url, uwsgi_workers)
 
-PACKAGES = ["nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy"]
-SERVICES = ["nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"]
+API_PORT, METADATA_PORT, NOVNC_PORT = 8774, 8775, 6080
 
 
 def nova_conf(ctx: Context) -> dict:
@@ -41,7 +39,7 @@ def nova_conf(ctx: Context) -> dict:
 
 
 def steps(ctx: Context) -> list[Step]:
-    conf = config("23-nova-config", "/etc/nova/nova.conf", nova_conf(ctx), group="nova")
+    conf = config("23-nova-config", "/etc/nova/nova.conf", nova_conf(ctx), group=SPEC.group)
     api = uwsgi_workers("23-nova-config", "/etc/nova/nova-api-uwsgi.ini")
     metadata = uwsgi_workers("23-nova-config", "/etc/nova/nova-api-metadata-uwsgi.ini")
     # Debian's nova-consoleproxy serves SPICE unless told otherwise; its
@@ -50,9 +48,9 @@ def steps(ctx: Context) -> list[Step]:
                       match=lambda l: l.startswith("NOVA_CONSOLE_PROXY_TYPE="), title="console proxy type noVNC")
     manage = "su -s /bin/sh -c '{}' nova"
     list_cells = manage.format("nova-manage cell_v2 list_cells") + " 2>/dev/null"
-    url = f"http://{controller_name(ctx.inventory)}:8774/"
+    url = f"http://{controller_name(ctx.inventory)}:{API_PORT}/"
     result: list[Step] = [
-        Packages("20-nova-install", PACKAGES, hold_services=True),
+        Packages("20-nova-install", list(SPEC.packages), hold_services=True),
         conf, api, metadata, proxy_type,
         db_sync("24-nova-init-db", "nova-api", "nova-manage api_db sync", "nova", ("nova_api",)),
         Command("24-nova-init-db",
@@ -64,8 +62,20 @@ def steps(ctx: Context) -> list[Step]:
         db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova", ("nova", "nova_cell0")),
     ]
     own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type]}
-    result += [Service("25-nova-start", s, restart_on=[conf, *own.get(s, [])]) for s in SERVICES]
+    result += [Service("25-nova-start", s, restart_on=[conf, *own.get(s, [])]) for s in SPEC.units]
     result.append(Await("25-nova-start", python_get(url), f"Nova API answering on {url}", timeout=180))
-    result.append(Await("25-nova-start", "ss -Hltn 'sport = :6080' | grep -q .", "noVNC proxy listening on 6080",
-                        timeout=60))
+    result.append(Await("25-nova-start", f"ss -Hltn 'sport = :{NOVNC_PORT}' | grep -q .",
+                        f"noVNC proxy listening on {NOVNC_PORT}", timeout=60))
     return result
+
+
+SPEC = ServiceSpec(
+    "nova", position=40, packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy"),
+    units=("nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"), steps=steps,
+    group="nova", databases=("nova_api", "nova", "nova_cell0"), keystone_user="nova",
+    catalog=(Endpoint("compute", "nova", "OpenStack Compute", API_PORT, "/v2.1"),),
+    ports={API_PORT: "Nova API", METADATA_PORT: "Nova metadata", NOVNC_PORT: "noVNC proxy"},
+    log_dirs=("/var/log/nova",), config_files=("/etc/nova/*.conf",),
+    # nova-status also checks the cells and the placement API Nova uses
+    schema_checks={"nova (cells, placement, schema)": "nova-status upgrade check"},
+)

@@ -10,18 +10,17 @@ real hardware; data lands on the replicated bricks and outlives any host.
 """
 from __future__ import annotations
 
-from ...inventory import Inventory
-from ...steps import Await, File, Packages, Service, Step
-from .. import Context
 from ..config_values import one_line
-from .common import RABBIT_UWSGI
-from .common import authtoken, config, controller_name, db_sync, db_url, transport_url, uwsgi_workers
-from .keystone import python_get
+from ..inventory import Inventory
+from ..steps import Await, File, Packages, Service, Step
+from . import Context, Endpoint, ServiceSpec
+from .shared import RABBIT_UWSGI
+from .shared import authtoken, config, controller_name, db_sync, db_url, python_get, transport_url, uwsgi_workers
 
 BACKEND = "glusterfs"
 SHARES_FILE = "/etc/cinder/glusterfs_shares"
 MOUNT_BASE = "/var/lib/cinder/mnt"
-SERVICES = ["cinder-api", "cinder-scheduler", "cinder-volume"]
+PORT = 8776
 
 
 def share(inv: Inventory) -> str:
@@ -55,17 +54,28 @@ def cinder_conf(ctx: Context) -> dict:
 
 def steps(ctx: Context) -> list[Step]:
     inv = ctx.inventory
-    conf = config("27-cinder-config", "/etc/cinder/cinder.conf", cinder_conf(ctx), group="cinder")
-    shares = File("27-cinder-config", SHARES_FILE, share(inv) + "\n", mode="0640", group="cinder",
+    conf = config("27-cinder-config", "/etc/cinder/cinder.conf", cinder_conf(ctx), group=SPEC.group)
+    shares = File("27-cinder-config", SHARES_FILE, share(inv) + "\n", mode="0640", group=SPEC.group,
                   title=f"{SHARES_FILE}: {share(inv)}")
     uwsgi = uwsgi_workers("27-cinder-config", "/etc/cinder/cinder-api-uwsgi.ini")
-    url = f"http://{controller_name(inv)}:8776/"
+    url = f"http://{controller_name(inv)}:{PORT}/"
     own = {"cinder-api": [uwsgi], "cinder-volume": [shares]}
     return [
-        Packages("27-cinder-install", ["cinder-api", "cinder-scheduler", "cinder-volume", "python3-cinderclient"],
-                 hold_services=True),
+        Packages("27-cinder-install", list(SPEC.packages), hold_services=True),
         conf, shares, uwsgi,
         db_sync("27-cinder-init-db", "cinder-common", "cinder-manage db sync", "cinder"),
-        *[Service("27-cinder-start", s, restart_on=[conf, *own.get(s, [])]) for s in SERVICES],
+        *[Service("27-cinder-start", s, restart_on=[conf, *own.get(s, [])]) for s in SPEC.units],
         Await("27-cinder-start", python_get(url), f"Cinder answering on {url}", timeout=180),
     ]
+
+
+SPEC = ServiceSpec(
+    "cinder", position=60, packages=("cinder-api", "cinder-scheduler", "cinder-volume", "python3-cinderclient"),
+    units=("cinder-api", "cinder-scheduler", "cinder-volume"), steps=steps, group="cinder", databases=("cinder",),
+    keystone_user="cinder",
+    # Nova's [cinder] catalog_info looks for volumev3; clients also ask for block-storage
+    catalog=(Endpoint("volumev3", "cinderv3", "OpenStack Block Storage", PORT, "/v3/%(project_id)s"),
+             Endpoint("block-storage", "cinder", "OpenStack Block Storage", PORT, "/v3/%(project_id)s")),
+    ports={PORT: "Cinder"}, log_dirs=("/var/log/cinder",), config_files=("/etc/cinder/*.conf",),
+    schema_checks={"cinder": "cinder-status upgrade check"},
+)
