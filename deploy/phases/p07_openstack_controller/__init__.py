@@ -14,14 +14,14 @@ from ... import glance_images
 from ...inventory import Host
 from ...steps import Packages, Step
 from .. import Context, OperatorTask, Phase
-from . import cinder, database, glance, keystone, messaging, neutron, nova, placement
+from . import cinder, database, flavors, glance, keystone, messaging, neutron, nova, placement
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
     if not host.has_role("controller"):
         return []
     result: list[Step] = []
-    for service in (database, messaging, keystone, glance, placement, nova, neutron, cinder):
+    for service in (database, messaging, keystone, glance, placement, nova, neutron, cinder, flavors):
         result += service.steps(ctx)
     # One apt transaction for the whole phase (dependencies resolved, triggers run
     # once); each service's own install step then finds its packages in place.
