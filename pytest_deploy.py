@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
+from deploy import handoff
 from deploy import report as run_report
 from deploy.diagnostics import collect, known_faults_in, write_evidence
 from deploy.inventory import Inventory, InventoryError, check_key_files, load_inventory
@@ -41,6 +42,7 @@ COLLECTED = pytest.StashKey[bool]()                           # evidence from th
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
 LOCKED = pytest.StashKey[bool]()                              # this run holds the hosts' run lock
+HANDOFF = pytest.StashKey[list[str]]()                        # the summary of the credentials files written
 TRIAGE_FRESH_S = 60.0
 TRIAGE_MARGIN_S = 30.0                                        # logs from just before the test began count too
 log = logging.getLogger("deploy")
@@ -274,6 +276,9 @@ def _phase_fixture(phase: Phase, previous: str | None, following: list[Phase]):
             raise
         request.config.stash[RESULTS].extend([result, *result.ahead])
         record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
+        if not following:   # the last phase: the cloud is whole, hand it over
+            files = handoff.write(deploy_context.inventory, deploy_context.secrets)
+            request.config.stash[HANDOFF] = handoff.summary(deploy_context.inventory, deploy_context.secrets, files)
         return result
 
     return deployed
@@ -486,11 +491,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if REPORT in config.stash:
         terminalreporter.write_line(f"run report: {config.stash[REPORT]}")
     results = config.stash.get(RESULTS, [])
-    if not results:
-        return
-    terminalreporter.section("deploy phases")
+    if results:
+        terminalreporter.section("deploy phases")
     for result in results:
         terminalreporter.write_line(f"{result.phase}  {result.seconds:6.1f}s")
         for name, host in result.hosts.items():
             terminalreporter.write_line(f"    {name:<12} {host.changed:3d} changed {host.unchanged:3d} unchanged "
                                         f"{host.seconds:6.1f}s")
+    if HANDOFF in config.stash:   # last: what the operator reads first
+        terminalreporter.section("your cloud")
+        for line in config.stash[HANDOFF]:
+            terminalreporter.write_line(line)
