@@ -64,7 +64,7 @@ def collect(tmp: Path, *args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def selections(tmp_path_factory) -> dict[str, list[str]]:
     tmp = tmp_path_factory.mktemp("collect")
-    expressions = ["", *ROLES, "all", "scenario", *PHASES]
+    expressions = ["", *ROLES, "all", "scenario", "tempest", *PHASES]
     with ThreadPoolExecutor(3) as pool:
         found = pool.map(lambda e: collect(tmp, *(["-m", e] if e else [])), expressions)
     return dict(zip(expressions, found))
@@ -149,3 +149,9 @@ def test_phase_marker_selects_its_checks_and_its_services(selections, phase):
 def test_scenario_marker_selects_the_scenarios(selections):
     assert set(selections["scenario"]) == {i for i in selections[""] if i.startswith("scenarios/")}
     assert selections["scenario"]
+
+
+def test_tempest_runs_only_when_asked_for(selections):
+    """`pytest -m tempest` selects Tempest's smoke test; the default run and `-m scenario` do not."""
+    assert selections["tempest"] == ["scenarios/test_tempest.py::test_tempest_smoke_set_passes"]
+    assert not [i for i in selections[""] + selections["scenario"] if "test_tempest" in i]
