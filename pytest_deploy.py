@@ -288,8 +288,13 @@ def _phase_fixture(phase: Phase, previous: str | None, following: list[Phase]):
         request.config.stash[RESULTS].extend([result, *result.ahead])
         record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
         if not following:   # the last phase: the cloud is whole, hand it over
-            files = handoff.write(deploy_context.inventory, deploy_context.secrets)
-            request.config.stash[HANDOFF] = handoff.summary(deploy_context.inventory, deploy_context.secrets, files)
+            try:
+                files = handoff.write(deploy_context.inventory, deploy_context.secrets)
+                summary = handoff.summary(deploy_context.inventory, deploy_context.secrets, files)
+            except (handoff.HandoffError, OSError) as e:   # the cloud is fine; the files are not written
+                log.warning("handoff files not written: %s", e)
+                summary = [f"handoff files not written: {e}"]
+            request.config.stash[HANDOFF] = summary
         return result
 
     return deployed

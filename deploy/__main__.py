@@ -93,6 +93,10 @@ def tempest_command(args: argparse.Namespace, inventory) -> int:
 
     from . import tempest, tempest_config
 
+    if not inventory.secrets_path.exists():
+        print(f"deploy: {args.command}: no secrets file {inventory.secrets_path}: deploy the cloud first "
+              "(python -m deploy apply)", file=sys.stderr)
+        return 2
     secrets = Secrets(inventory.secrets_path, create=False)
     try:
         if args.command == "tempest-config":

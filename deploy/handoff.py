@@ -148,7 +148,7 @@ def summary(inv: Inventory, secrets: Secrets, files: list[Path]) -> list[str]:
     lines = [f"cloud {name} is ready",
              f"  dashboard  {dashboard_url(inv.gateway)}  (domain {DOMAIN})"]
     for suffix, user in users():
-        lines.append(f"  user       {user.name} (project {user.project}, {user.roles}): cloud {name}-{suffix}, "
+        lines.append(f"  user       {user.name} (project {user.project}, role {user.roles}): cloud {name}-{suffix}, "
                      f"password {user.secret} in {secrets.path}")
     lines.append("  files      " + ", ".join(str(p) for p in files) + " (mode 0600)")
     lines.append(f"  first commands (in {folder(inv)}, or with OS_CLIENT_CONFIG_FILE={folder(inv) / CLOUDS_FILE}):")

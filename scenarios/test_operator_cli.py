@@ -66,10 +66,10 @@ def test_the_operator_boots_and_reaches_a_guest_with_the_official_cli(demo_cli, 
     key_name = f"operator-{tag}"
     cli("keypair", "create", "--public-key", str(public_key), key_name)
     cleanup.add(f"keypair {key_name}", lambda: cli("keypair", "delete", key_name, parse=False))
-    group = cli("security group", "create", f"operator-ssh-{tag}", "--description", "SSH from the operator")
+    group = cli("security", "group", "create", f"operator-ssh-{tag}", "--description", "SSH from the operator")
     cleanup.add(f"security group {group['name']}",
-                lambda: cli("security group", "delete", group["id"], parse=False))
-    cli("security group rule", "create", "--ingress", "--protocol", "tcp", "--dst-port", "22",
+                lambda: cli("security", "group", "delete", group["id"], parse=False))
+    cli("security", "group", "rule", "create", "--ingress", "--protocol", "tcp", "--dst-port", "22",
         "--remote-ip", f"{inventory.public.operator_address}/32", group["id"])
 
     name = f"operator-{image.name}-{tag}"
@@ -80,10 +80,10 @@ def test_the_operator_boots_and_reaches_a_guest_with_the_official_cli(demo_cli, 
     wait_for_status(lambda: cli("server", "show", server["id"]), "ACTIVE", f"server {name} ACTIVE", 600,
                     failures=("ERROR",), state=lambda s: s["status"], detail=lambda s: str(s.get("fault") or ""))
     timing("CLI server boot to ACTIVE", watch())
-    address = cli("floating ip", "create", PUBLIC_NETWORK)
+    address = cli("floating", "ip", "create", PUBLIC_NETWORK)
     cleanup.add(f"floating IP {address['floating_ip_address']}",
-                lambda: cli("floating ip", "delete", address["id"], parse=False))
-    cli("server", "add", "floating ip", server["id"], address["floating_ip_address"], parse=False)
+                lambda: cli("floating", "ip", "delete", address["id"], parse=False))
+    cli("server", "add", "floating", "ip", server["id"], address["floating_ip_address"], parse=False)
     wait_for(lambda: address["floating_ip_address"] in json.dumps(cli("server", "show", server["id"])["addresses"]),
              60, f"{address['floating_ip_address']} on server {name}")
 

@@ -108,3 +108,27 @@ def test_cloud_name_from_the_lab_or_the_inventory_file(lab, tmp_path):
                                path=tmp_path / "My_Site.yaml")
     assert handoff.cloud_name(real) == "my-site"
     assert handoff.cloud_name(dataclasses.replace(real, path=tmp_path / "inventory.yaml")) == "lab"
+
+
+def test_the_operator_scenarios_cli_sees_only_the_written_clouds_yaml(tmp_path, monkeypatch):
+    """The scenario's `openstack` calls: --os-cloud, -f json, OS_CLIENT_CONFIG_FILE set and no other OS_*
+    of this machine; a failing command is named with its output."""
+    import json as _json
+
+    from scenarios import test_operator_cli as scenario
+
+    fake = tmp_path / "openstack"
+    fake.write_text("#!/usr/bin/env python3\nimport json, os, sys\n"
+                    "if 'fail' in sys.argv: print('No Network found for nowhere', file=sys.stderr); sys.exit(1)\n"
+                    "print(json.dumps({'argv': sys.argv[1:], 'os': {k: v for k, v in os.environ.items() "
+                    "if k.startswith('OS_')}}))\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(scenario, "OPENSTACK", str(fake))
+    monkeypatch.setenv("OS_PASSWORD", "not-this-one")
+    cli = scenario.OperatorCli("/x/clouds.yaml", "lab-demo")
+    seen = cli("server", "show", "abc")
+    assert seen["argv"] == ["--os-cloud", "lab-demo", "server", "show", "abc", "-f", "json"]
+    assert seen["os"] == {"OS_CLIENT_CONFIG_FILE": "/x/clouds.yaml"}
+    assert _json.loads(cli("keypair", "delete", "k", parse=False))["argv"][-1] == "k"
+    with pytest.raises(AssertionError, match=r"`openstack --os-cloud lab-demo server fail` exited 1: No Network"):
+        cli("server", "fail")
