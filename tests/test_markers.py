@@ -29,6 +29,7 @@ API_CHECKS = {
     "test_glance_has_every_inventory_image_active_with_its_checksum": {"controller"},
     "test_nova_services_all_up": {"controller"},
     "test_neutron_answers_with_networks": {"controller"},
+    "test_the_inventorys_flavors_exist_with_their_ids_and_sizes": {"controller"},
     "test_cinder_services_all_up": {"controller"},
     "test_service_users_log_in_with_the_secrets_file_passwords": {"controller"},
     "test_written_on_one_host_read_on_every_other": {"controller", "compute"},
