@@ -37,9 +37,11 @@ class TempestError(RuntimeError):
     """Tempest could not be installed or run, or gave no results; the message says which."""
 
 
-def ensure_installed(paths: Sequence[str] = TOOLS, packages: Sequence[str] = PACKAGES) -> None:
+def ensure_installed(paths: Sequence[str] | None = None, packages: Sequence[str] | None = None) -> None:
     """Debian's packages on this machine when a tool is missing: the same helper
     (lab.apt) as the checks' browser and the operator scenario's CLI."""
+    paths = TOOLS if paths is None else paths
+    packages = PACKAGES if packages is None else packages
     if all(os.path.exists(p) for p in paths):
         return
     from lab import apt

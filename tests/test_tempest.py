@@ -191,3 +191,34 @@ def test_run_without_a_config_says_how_to_write_one(lab, tmp_path):
     inventory, _ = lab
     with pytest.raises(tempest.TempestError, match="python -m deploy tempest-config"):
         tempest.run(inventory, tmp_path / "none.conf")
+
+
+def test_a_run_in_the_workspace_becomes_junit_and_an_outcome(lab, tmp_path, monkeypatch):
+    """Fake tempest, stestr and subunit2junitxml: tempest runs in the workspace with the config,
+    the last run's stream goes to subunit2junitxml (exit 1: failures), the JUnit file is read back."""
+    inventory, secrets = lab
+    config = tempest_config.write(inventory, secrets, FACTS)
+    record = tmp_path / "tempest-argv"
+    tools = {
+        "tempest": f"import os, sys\nopen({str(record)!r}, 'w').write(os.getcwd() + ' ' + ' '.join(sys.argv[1:]))\n"
+                   "open('.stestr.conf', 'w').write('[DEFAULT]\\n')\nsys.exit(1)\n",
+        "stestr": "import os, sys\nassert sys.argv[1:] == ['last', '--subunit'] and os.path.exists('.stestr.conf')\n"
+                  "sys.stdout.write('STREAM')\nsys.exit(1)\n",
+        "subunit2junitxml": f"import sys\nassert sys.stdin.read() == 'STREAM'\n"
+                            f"open(sys.argv[sys.argv.index('-o') + 1], 'w').write({JUNIT!r})\nsys.exit(1)\n",
+    }
+    for name, body in tools.items():
+        path = tmp_path / name
+        path.write_text("#!" + __import__("sys").executable + "\n" + body)
+        path.chmod(0o755)
+    monkeypatch.setattr(tempest, "TEMPEST", str(tmp_path / "tempest"))
+    monkeypatch.setattr(tempest, "STESTR", str(tmp_path / "stestr"))
+    monkeypatch.setattr(tempest, "SUBUNIT2JUNITXML", str(tmp_path / "subunit2junitxml"))
+    monkeypatch.setattr(tempest, "TOOLS", [str(tmp_path / n) for n in tools])
+    junit = tmp_path / "reports" / "tempest.xml"
+    outcome = tempest.run(inventory, config, junit, smoke=True)
+    cwd, argv = record.read_text().split(" ", 1)
+    assert Path(cwd) == tempest_config.workspace(inventory)
+    assert argv == f"run --config-file {config} --concurrency 2 --smoke"
+    assert junit.is_file()
+    assert [len(outcome.passed), len(outcome.failed), len(outcome.skipped)] == [1, 1, 1]
