@@ -79,7 +79,7 @@ def settings(inv: Inventory, secrets: Secrets, facts: CloudFacts, folder: Path) 
             "admin_project_name": admin.project, "admin_domain_name": DOMAIN,
             # Tempest makes a project and users per test class (a primary and an alt user);
             # the demo user is in accounts.yaml for a run with use_dynamic_credentials = false
-            "use_dynamic_credentials": True, "create_isolated_networks": True, "tempest_roles": "member",
+            "use_dynamic_credentials": True, "create_isolated_networks": True,   # its users get role member
             "default_credentials_domain_name": DOMAIN, "test_accounts_file": folder / "etc" / "accounts.yaml",
         },
         "identity": {"uri_v3": auth_url(inv), "auth_version": "v3", "region": inv.region,
