@@ -137,7 +137,9 @@ def first_commands(inv: Inventory) -> list[str]:
     name = cloud_name(inv)
     image = inv.images[0].name if inv.images else "IMAGE"
     return [f"openstack --os-cloud {name}-admin server list",
-            f"openstack --os-cloud {name}-demo keypair create --public-key ~/.ssh/id_ed25519.pub mykey",
+            # the operator's own SSH key (the inventory's), for a first guest too
+            f"openstack --os-cloud {name}-demo keypair create --public-key "
+            f"{shlex.quote(str(inv.hosts[0].key) + '.pub')} mykey",
             f"openstack --os-cloud {name}-demo server create --flavor m1.small --image {image} "
             f"--network {VM_NETWORK} --key-name mykey --config-drive true first"]
 
