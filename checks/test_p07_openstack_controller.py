@@ -11,6 +11,7 @@ from novaclient import client as nova_client
 from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, Neutron, admin_session, service_table,
                               unhealthy_services, user_session, wait_volume)
 from checks.readings import version_document_problem, version_url
+from deploy.phases.p07_openstack_controller.flavors import FLAVORS
 from deploy import glance_images
 from deploy.phases.p07_openstack_controller import image_cache
 from deploy.services import listening_ports, schema_checks, service_users
@@ -111,6 +112,22 @@ def assert_services_up(project: str, services, required: set[str]) -> None:
 def test_nova_services_all_up(session):
     nova = nova_client.Client(NOVA_MICROVERSION, session=session)
     assert_services_up("Nova", nova.services.list(), {"nova-conductor", "nova-scheduler"})
+
+
+@pytest.mark.controller
+def test_the_inventorys_flavors_exist_with_their_ids_and_sizes(session, inventory):
+    """Phase 07's flavors (29-flavors-create): public, with the id and size the suite gives each."""
+    nova = nova_client.Client(NOVA_MICROVERSION, session=session)
+    have = {f.name: f for f in nova.flavors.list(is_public=None)}
+    wrong = []
+    for name in inventory.flavors:
+        fid, vcpus, ram, disk = FLAVORS[name]
+        f = have.get(name)
+        got = None if f is None else (f.id, f.vcpus, f.ram, f.disk, f.is_public)
+        if got != (fid, vcpus, ram, disk, True):
+            wrong.append(f"{name}: {got or 'missing'}; wanted (id, vCPUs, MiB, GB, public) "
+                         f"{(fid, vcpus, ram, disk, True)}")
+    assert not wrong, "; ".join(wrong)
 
 
 @pytest.mark.controller

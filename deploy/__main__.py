@@ -1,5 +1,7 @@
 """python -m deploy apply [--inventory PATH] [--until pNN]: converge the phases
-without running checks (the pytest run does both); python -m deploy plan."""
+without running checks (the pytest run does both); python -m deploy plan;
+python -m deploy tempest-config [--out PATH]: tempest.conf for the deployed
+cloud; python -m deploy tempest [--smoke | --regex R]: run Tempest against it."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +9,9 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
+from . import handoff
 from .inventory import InventoryError, check_key_files, load_inventory
 from .phases import Context, all_phases
 from .plan import plan
@@ -17,12 +21,33 @@ from .runner import PhaseError, apply_phase
 from .secrets import MaskingFilter, Secrets, SecretsError
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy")
-    parser.add_argument("command", choices=["apply", "plan"])
+    parser.add_argument("command", choices=["apply", "plan", "tempest-config", "tempest"])
     parser.add_argument("--inventory", default=os.environ.get("DEPLOY_INVENTORY", "inventory.yaml"))
-    parser.add_argument("--until", default=None, metavar="pNN", help="last phase to apply (default: all)")
+    parser.add_argument("--until", default=None, metavar="pNN", help="apply, plan: last phase (default: all)")
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="tempest-config: where to write tempest.conf (default: LAB.state_dir/tempest/etc/)")
+    parser.add_argument("--config", default=None, metavar="PATH",
+                        help="tempest: the tempest.conf to use (default: the one tempest-config writes)")
+    parser.add_argument("--junit", default=None, metavar="PATH", help="tempest: JUnit file (reports/tempest.xml)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--smoke", action="store_true", help="tempest: the smoke set")
+    which.add_argument("--regex", default=None, metavar="R", help="tempest: tests matching R")
     args = parser.parse_args(argv)
+    tempest_only = [o for o, v in (("--smoke", args.smoke), ("--regex", args.regex), ("--config", args.config),
+                                   ("--junit", args.junit)) if v]
+    if args.command != "tempest" and tempest_only:
+        parser.error(f"{', '.join(tempest_only)}: only with the command tempest")
+    if args.command != "tempest-config" and args.out:
+        parser.error("--out: only with the command tempest-config")
+    if args.command not in ("apply", "plan") and args.until:
+        parser.error("--until: only with apply or plan")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
@@ -35,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.until not in ids:
                 raise InventoryError(f"--until: no phase {args.until} (phases: {', '.join(ids)})")
             phases = phases[:ids.index(args.until) + 1]
+        if args.command in ("tempest-config", "tempest"):
+            return tempest_command(args, inventory)
         if args.command == "plan":
             print(plan(inventory, phases))
             return 0
@@ -52,10 +79,43 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pool.close()
         print(f"applied {len(phases)} phases in {time.monotonic() - started:.1f}s")
-    except (InventoryError, SecretsError, PhaseError, RunLockError, RemoteError) as e:
+        if len(phases) == len(all_phases()):   # the whole cloud: hand it over
+            files = handoff.write(inventory, ctx.secrets)
+            print("\n".join(handoff.summary(inventory, ctx.secrets, files)))
+    except (InventoryError, SecretsError, PhaseError, RunLockError, RemoteError, handoff.HandoffError) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def tempest_command(args: argparse.Namespace, inventory) -> int:
+    from keystoneauth1 import exceptions as ks_exc
+
+    from . import tempest, tempest_config
+
+    if not inventory.secrets_path.exists():
+        print(f"deploy: {args.command}: no secrets file {inventory.secrets_path}: deploy the cloud first "
+              "(python -m deploy apply)", file=sys.stderr)
+        return 2
+    secrets = Secrets(inventory.secrets_path, create=False)
+    try:
+        if args.command == "tempest-config":
+            path = tempest_config.write(inventory, secrets, tempest_config.cloud_facts(inventory, secrets),
+                                        Path(args.out) if args.out else None)
+            print(f"tempest.conf written: {path} (mode 0600: it holds the admin's password)")
+            return 0
+        config = Path(args.config) if args.config else tempest_config.default_config_path(inventory)
+        outcome = tempest.run(inventory, config, Path(args.junit) if args.junit else tempest.DEFAULT_JUNIT,
+                              smoke=args.smoke, regex=args.regex)
+    except (tempest.TempestError, tempest_config.TempestConfigError, handoff.HandoffError) as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 2
+    except ks_exc.ClientException as e:   # the cloud's APIs, asked for image and network ids
+        print(f"deploy: {args.command}: the cloud at {handoff.auth_url(inventory)} did not answer as deployed: "
+              f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(outcome.lines()))
+    return 1 if outcome.failed else 0
 
 
 if __name__ == "__main__":

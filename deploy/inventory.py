@@ -111,6 +111,7 @@ class Inventory:
     package_mirror: str
     package_proxy: str
     images: tuple[Image, ...] = field(default=())
+    flavors: tuple[str, ...] = ()   # phase 07 makes them (openstack.flavors)
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -231,6 +232,7 @@ def _parse(path: Path, raw: Any) -> Inventory:
         package_mirror=pkg["mirror"],
         package_proxy=pkg["proxy"],
         images=tuple(_image(i, item, base) for i, item in enumerate(top["images"])),
+        flavors=tuple(os_f["flavors"]),
     )
 
 

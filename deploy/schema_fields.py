@@ -14,6 +14,9 @@ RELEASES = ("zed",)   # what Debian 12 carries; the phases are written for it
 DISK_FORMATS = ("qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "ami", "ari", "aki")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "docker", "compressed", "ami", "ari", "aki")
 VISIBILITIES = ("public", "private", "shared", "community")
+# phase 07's flavors; their sizes (and why the disks are small) are in
+# deploy/phases/p07_openstack_controller/flavors.py
+FLAVOR_NAMES = ("m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge")
 
 USER = r"[a-z_][a-z0-9_-]{0,31}"
 USER_TEXT = "a POSIX user name: lowercase letters, digits, _ and -, up to 32"
@@ -120,6 +123,10 @@ OPENSTACK = {
     "region": Field("string", "1-64 ASCII letters, digits, inner spaces and ._-",
                     check=pattern(r"[A-Za-z0-9]([A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?", "is not a region name"),
                     default="RegionOne"),
+    "flavors": Field("list", f"names among {', '.join(FLAVOR_NAMES)}, each once (sizes: README \"Flavors\"); "
+                     "[] for none", (list,), default=list(FLAVOR_NAMES),
+                     default_doc=", ".join(f"`{n}`" for n in FLAVOR_NAMES),
+                     item=Field("string", ", ".join(FLAVOR_NAMES), check=choice(*FLAVOR_NAMES))),
 }
 
 TIME = {"ntp_servers": Field("list", "host names or IPv4 addresses, each once", (list,), default=[],

@@ -53,6 +53,7 @@ def mark_roles_by_host(item: pytest.Item, inventory: Inventory) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Role marks by host (see mark_roles_by_host); keep the report's order:
     phase checks by phase number, scenarios last."""
+    _deselect_tempest(config, items)
     phases = {p.id: p.number for p in all_phases()}
     for item in items:
         mark_roles_by_host(item, config.stash[INVENTORY])
@@ -61,6 +62,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             number = 100
         if number is not None and not item.get_closest_marker("order"):
             item.add_marker(pytest.mark.order(number))
+
+
+def _deselect_tempest(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tempest's run (16 minutes of its own) only when `-m` names it: `pytest -m tempest`."""
+    if "tempest" in (config.getoption("markexpr", "") or ""):
+        return
+    dropped = [i for i in items if i.get_closest_marker("tempest")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if not i.get_closest_marker("tempest")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,12 +8,13 @@ import logging
 
 import pytest
 
+from deploy import handoff
 from deploy.phases import Context, Phase, all_phases
 from deploy.remote import Pool, RemoteError
 from deploy.runlock import RunLockError, take_all
 from deploy.runner import PhaseError, PhaseResult, apply_phase
 
-from .state import LOCKED, RESULTS
+from .state import HANDOFF, LOCKED, RESULTS
 
 log = logging.getLogger("deploy")
 
@@ -58,9 +59,21 @@ def phase_fixture(phase_id: str):
             raise
         request.config.stash[RESULTS].extend([result, *result.ahead])
         record_testsuite_property(f"phase {phase.title} seconds", f"{result.seconds:.1f}")
+        if not following:   # the last phase: the cloud is whole, hand it over
+            _hand_over(request.config, deploy_context)
         return result
 
     return deployed
+
+
+def _hand_over(config: pytest.Config, deploy_context: Context) -> None:
+    try:
+        files = handoff.write(deploy_context.inventory, deploy_context.secrets)
+        summary = handoff.summary(deploy_context.inventory, deploy_context.secrets, files)
+    except (handoff.HandoffError, OSError) as e:   # the cloud is fine; the files are not written
+        log.warning("handoff files not written: %s", e)
+        summary = [f"handoff files not written: {e}"]
+    config.stash[HANDOFF] = summary
 
 
 # One line per phase of deploy.phases.all_phases() (tests/test_markers.py checks the two agree).

@@ -12,7 +12,7 @@ from deploy import report as run_report
 from deploy.secrets import mask
 
 from .failures import collect_diagnostics
-from .state import INVENTORY, OUTCOMES, REPORT, RESULTS, RUN_DIR, SECTIONS, TIMINGS
+from .state import HANDOFF, INVENTORY, OUTCOMES, REPORT, RESULTS, RUN_DIR, SECTIONS, TIMINGS
 
 log = logging.getLogger("deploy")
 
@@ -87,11 +87,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if REPORT in config.stash:
         terminalreporter.write_line(f"run report: {config.stash[REPORT]}")
     results = config.stash.get(RESULTS, [])
-    if not results:
-        return
-    terminalreporter.section("deploy phases")
+    if results:
+        terminalreporter.section("deploy phases")
     for result in results:
         terminalreporter.write_line(f"{result.phase}  {result.seconds:6.1f}s")
         for name, host in result.hosts.items():
             terminalreporter.write_line(f"    {name:<12} {host.changed:3d} changed {host.unchanged:3d} unchanged "
                                         f"{host.seconds:6.1f}s")
+    if HANDOFF in config.stash:   # last: what the operator reads first
+        terminalreporter.section("your cloud")
+        for line in config.stash[HANDOFF]:
+            terminalreporter.write_line(line)

@@ -22,6 +22,7 @@ REPORT = pytest.StashKey[Path]()
 COLLECTED = pytest.StashKey[bool]()                           # evidence from the hosts gathered
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
+HANDOFF = pytest.StashKey[list[str]]()                        # the summary of the credentials files written
 LOCKED = pytest.StashKey[bool]()                              # this run holds the hosts' run lock
 
 

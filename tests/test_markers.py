@@ -29,6 +29,7 @@ API_CHECKS = {
     "test_glance_has_every_inventory_image_active_with_its_checksum": {"controller"},
     "test_nova_services_all_up": {"controller"},
     "test_neutron_answers_with_networks": {"controller"},
+    "test_the_inventorys_flavors_exist_with_their_ids_and_sizes": {"controller"},
     "test_cinder_services_all_up": {"controller"},
     "test_service_users_log_in_with_the_secrets_file_passwords": {"controller"},
     "test_written_on_one_host_read_on_every_other": {"controller", "compute"},
@@ -65,7 +66,7 @@ def collect(tmp: Path, *args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def selections(tmp_path_factory) -> dict[str, list[str]]:
     tmp = tmp_path_factory.mktemp("collect")
-    expressions = ["", *ROLES, "all", "scenario", *PHASES]
+    expressions = ["", *ROLES, "all", "scenario", "tempest", *PHASES]
     with ThreadPoolExecutor(3) as pool:
         found = pool.map(lambda e: collect(tmp, *(["-m", e] if e else [])), expressions)
     return dict(zip(expressions, found))
@@ -158,3 +159,9 @@ def test_every_phase_has_its_fixture_declared_by_name():
 
     declared = sorted(name for name in vars(glue) if name.startswith("phase_p"))
     assert declared == [f"phase_{p}" for p in PHASES]
+
+
+def test_tempest_runs_only_when_asked_for(selections):
+    """`pytest -m tempest` selects Tempest's smoke test; the default run and `-m scenario` do not."""
+    assert selections["tempest"] == ["scenarios/test_tempest.py::test_tempest_smoke_set_passes"]
+    assert not [i for i in selections[""] + selections["scenario"] if "test_tempest" in i]

@@ -16,7 +16,7 @@ from ...inventory import Host
 from ...services import all_services
 from ...steps import Packages, Step
 from .. import Context, OperatorTask, Phase
-from . import database, messaging
+from . import database, flavors, messaging
 
 
 def steps(ctx: Context, host: Host) -> list[Step]:
@@ -25,6 +25,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result: list[Step] = database.steps(ctx) + messaging.steps(ctx)
     for service in all_services():
         result += service.steps(ctx)
+    result += flavors.steps(ctx)   # Nova's flavors, once Nova answers
     # One apt transaction for the whole phase (dependencies resolved, triggers run
     # once); each service's own install step then finds its packages in place.
     names = list(dict.fromkeys(n for s in result if isinstance(s, Packages) for n in s.names))
