@@ -59,7 +59,9 @@ def cloud_name(inv: Inventory) -> str:
 
 def auth_url(inv: Inventory) -> str:
     """What the operator's machine reaches: the catalog's own address (the management network)."""
-    return f"http://{inv.controller.address}:5000/v3"
+    from .openstack_api import keystone_url
+
+    return keystone_url(inv)
 
 
 def folder(inv: Inventory) -> Path:

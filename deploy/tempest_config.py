@@ -67,7 +67,8 @@ def settings(inv: Inventory, secrets: Secrets, facts: CloudFacts, folder: Path) 
     missing = [i.name for i in inv.images if i.name not in facts.image_ids]
     if missing:
         raise TempestConfigError(f"images {', '.join(missing)}: not active in Glance (deploy first)")
-    image, alt_image = inv.images[0], inv.images[1] if len(inv.images) > 1 else inv.images[0]
+    # The first (small) image for both: under emulation a rebuild to the debian image costs minutes.
+    image = alt_image = inv.images[0]
     flavor, flavor_alt = flavor_ids(inv)
     computes = len(inv.with_role("compute"))
     admin = dict(users())["admin"]
@@ -166,22 +167,14 @@ def write(inv: Inventory, secrets: Secrets, facts: CloudFacts, out: Path | None 
     return write_private(path, render(settings(inv, secrets, facts, folder)))
 
 
-def admin_session(inv: Inventory, secrets: Secrets):
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
-
-    admin = dict(users())["admin"]
-    auth = v3.Password(auth_url=auth_url(inv), username=admin.name, password=secrets.get(admin.secret).reveal(),
-                       project_name=admin.project, user_domain_id="default", project_domain_id="default")
-    return session.Session(auth=auth, timeout=90)
-
-
 def cloud_facts(inv: Inventory, secrets: Secrets) -> CloudFacts:
     """Ask Glance for the images' ids and Neutron for the public network's."""
     from glanceclient import Client
 
     from . import glance_images
     from .phases.p07_openstack_controller import image_cache
+
+    from .openstack_api import admin_session
 
     sess = admin_session(inv, secrets)
     glance = Client("2", session=sess)
