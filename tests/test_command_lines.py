@@ -69,7 +69,7 @@ def test_the_secrets_that_hosts_need_travel_on_standard_input(converged):
     """Not vacuous: the commands that set or check passwords did run, with them."""
     values, sent = converged
     inputs = b"".join(stdin for _, stdin in sent if stdin)
-    for needle in ("rabbitmqctl -q add_user openstack", "keystone-manage bootstrap", "IDENTIFIED",
+    for needle in ("rabbitmqctl -q add_user nova", "keystone-manage bootstrap", "IDENTIFIED",
                    "mysql --defaults-extra-file"):
         assert any(needle in text or (stdin and needle.encode() in stdin) for text, stdin in sent), needle
     on_stdin = [v for v in values if v.encode() in inputs]

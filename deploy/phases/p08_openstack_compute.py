@@ -23,13 +23,13 @@ def nova_compute_conf(ctx: Context, host: Host) -> dict:
     ctl = inv.controller.name
     virt_type = ctx.fact(host, "virt_type")
     return {
-        "DEFAULT": {"my_ip": host.address, "transport_url": transport_url(ctx),
+        "DEFAULT": {"my_ip": host.address, "transport_url": transport_url(ctx, "nova"),
                     "instances_path": inv.glusterfs.mount_point, "compute_driver": "libvirt.LibvirtDriver",
                     # a qcow2 image stays qcow2 in the shared image cache: no full-size raw
                     # copy written through GlusterFS before a guest's first boot
                     "force_raw_images": False},
         "api": {"auth_strategy": "keystone"},
-        "keystone_authtoken": authtoken(ctx, "nova"),
+        "keystone_authtoken": authtoken(ctx, "nova", cache=False),
         "service_user": {"send_service_user_token": True, **service_credentials(ctx, "nova")},
         "placement": service_credentials(ctx, "placement"),
         "neutron": service_credentials(ctx, "neutron"),
@@ -56,7 +56,7 @@ def linuxbridge_agent(inv: Inventory, host: Host) -> dict:
 
 
 def neutron_agent_conf(ctx: Context) -> dict:
-    return {"DEFAULT": {"transport_url": transport_url(ctx), "auth_strategy": "keystone"},
+    return {"DEFAULT": {"transport_url": transport_url(ctx, "neutron"), "auth_strategy": "keystone"},
             "oslo_concurrency": {"lock_path": "/var/lib/neutron/tmp"}}
 
 

@@ -31,7 +31,7 @@ def cinder_conf(ctx: Context) -> dict:
     inv = ctx.inventory
     ctl = controller_name(inv)
     return {
-        "DEFAULT": {"transport_url": transport_url(ctx), "auth_strategy": "keystone",
+        "DEFAULT": {"transport_url": transport_url(ctx, "cinder"), "auth_strategy": "keystone",
                     "my_ip": inv.controller.address, "enabled_backends": BACKEND,
                     "glance_api_servers": f"http://{ctl}:9292", "osapi_volume_workers": 2},
         "database": {"connection": db_url(ctx, "cinder", "cinder")},

@@ -17,7 +17,7 @@ PORT = 9696
 
 def neutron_conf(ctx: Context) -> dict:
     return {
-        "DEFAULT": {"core_plugin": "ml2", "service_plugins": "router", "transport_url": transport_url(ctx),
+        "DEFAULT": {"core_plugin": "ml2", "service_plugins": "router", "transport_url": transport_url(ctx, "neutron"),
                     "auth_strategy": "keystone", "notify_nova_on_port_status_changes": True,
                     "notify_nova_on_port_data_changes": True, "api_workers": 2, "rpc_workers": 1},
         "database": {"connection": db_url(ctx, "neutron", "neutron")},

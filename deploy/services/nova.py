@@ -16,7 +16,7 @@ def nova_conf(ctx: Context) -> dict:
     inv = ctx.inventory
     ctl = controller_name(inv)
     return {
-        "DEFAULT": {"my_ip": inv.controller.address, "transport_url": transport_url(ctx),
+        "DEFAULT": {"my_ip": inv.controller.address, "transport_url": transport_url(ctx, "nova"),
                     "osapi_compute_workers": 2, "metadata_workers": 2},
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": db_url(ctx, "nova_api", "nova")},

@@ -32,9 +32,16 @@ def db_url(ctx: Context, db: str, user: str) -> str:
     return f"mysql+pymysql://{user}:{password}@{controller_name(ctx.inventory)}/{db}"
 
 
-def transport_url(ctx: Context) -> str:
-    password = ctx.secrets.get("rabbit_openstack").reveal()
-    return f"rabbit://openstack:{password}@{controller_name(ctx.inventory)}:5672/"
+# One RabbitMQ user per service that speaks AMQP, each with its own password
+# (secret rabbit_USER): a leaked nova.conf does not let its reader act as Neutron.
+RABBIT_USERS = ("nova", "neutron", "cinder")
+
+
+def transport_url(ctx: Context, user: str) -> str:
+    if user not in RABBIT_USERS:
+        raise ValueError(f"RabbitMQ user {user!r} is not one of {RABBIT_USERS}")
+    password = ctx.secrets.get(f"rabbit_{user}").reveal()
+    return f"rabbit://{user}:{password}@{controller_name(ctx.inventory)}:5672/"
 
 
 # An idle uwsgi worker runs no green threads, so its AMQP heartbeats stop and
@@ -62,11 +69,17 @@ def service_credentials(ctx: Context, user: str) -> dict[str, object]:
     }
 
 
-def authtoken(ctx: Context, user: str) -> dict[str, object]:
-    return {"www_authenticate_uri": f"http://{controller_name(ctx.inventory)}:5000",
-            "memcached_servers": f"{controller_name(ctx.inventory)}:11211",
-            "service_token_roles_required": True,
-            **service_credentials(ctx, user)}
+def authtoken(ctx: Context, user: str, *, cache: bool = True) -> dict[str, object]:
+    """keystonemiddleware's section. Its token cache in memcached is encrypted and
+    authenticated with a generated key (memcached itself has no authentication);
+    `cache=False` where no API runs (the computes), so nothing there needs memcached."""
+    section: dict[str, object] = {"www_authenticate_uri": f"http://{controller_name(ctx.inventory)}:5000",
+                                  "service_token_roles_required": True}
+    if cache:
+        section |= {"memcached_servers": f"{controller_name(ctx.inventory)}:11211",
+                    "memcache_security_strategy": "ENCRYPT",
+                    "memcache_secret_key": ctx.secrets.get("memcache_authtoken")}
+    return section | service_credentials(ctx, user)
 
 
 def uwsgi_workers(script: str, path: str, processes: int = API_WORKERS) -> Step:
