@@ -34,8 +34,10 @@ def _label(pid: str) -> str:
         return comm
     name = os.path.basename(words[0])
     if name.startswith("python") and len(words) > 1:
+        if words[1] == "-c":
+            return "python3 -c"
         script = next((w for w in words[1:] if not w.startswith("-")), words[1])
-        return os.path.basename(script)
+        return os.path.basename(script.split()[0]) if script.split() else name
     if "/var/lib/dpkg/info/" in " ".join(words):
         return "dpkg script " + os.path.basename(next(w for w in words if "/var/lib/dpkg/info/" in w))
     return name
@@ -62,7 +64,8 @@ def record(netns: str, out: str) -> None:
             pids = set(subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout.split())
             for gone in set(seen) - pids:
                 own, children, _, parent = seen.pop(gone)
-                counted[parent] += own + children
+                # what it and its own dead children were counted for, which its parent reaps
+                counted[parent] += own + children + counted.pop(gone, 0)
             for pid in pids:
                 stat = _stat(pid)
                 if stat is None:
@@ -86,7 +89,10 @@ def table(path: str, start: str, end: str) -> str:
     t0, t1 = (datetime.datetime.combine(day, datetime.time.fromisoformat(t)).timestamp() for t in (start, end))
     used: collections.Counter[str] = collections.Counter()
     for line in open(path):
-        t, _, label, cpu = line.rstrip("\n").split("\t")
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != 4:  # a label with a newline, from an older recording
+            continue
+        t, _, label, cpu = fields
         if t0 <= float(t) <= t1:
             used[label] += float(cpu)
     total, wall = sum(used.values()), t1 - t0

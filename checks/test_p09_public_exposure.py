@@ -76,3 +76,35 @@ def test_from_the_public_network_only_the_published_ports_answer(inventory, pool
     assert not exposed, (f"from the public network ({outside}), {len(exposed)} of {len(targets)} address:port pairs "
                          f"answer that the suite does not publish: " + ", ".join(exposed))
     assert not closed, f"from the public network ({outside}), published ports do not answer: " + ", ".join(closed)
+
+
+@pytest.mark.gateway
+def test_through_the_provider_bridge_nothing_answers(inventory, pool, outside):
+    """A neighbour on the public segment may address the gateway's Neutron
+    provider bridge by its MAC (ARP need not say so): sent that way, no socket of
+    any host answers, not even the published ones (they are the public interface's)."""
+    import subprocess
+
+    gw = inventory.gateway
+    provider = gw.interfaces.get("provider")
+    if not provider:
+        pytest.skip(f"{gw.name} has no provider interface")
+    remote = pool[gw.name]
+    bridge = remote.run(["sh", "-c", f"basename \"$(readlink -f /sys/class/net/{provider}/master)\""]).stdout.strip()
+    assert bridge and bridge != "master", f"{gw.name}: {provider} is in no bridge (Neutron's linuxbridge agent)"
+    mac = remote.run(["cat", f"/sys/class/net/{bridge}/address"]).stdout.strip()
+    targets = {(gw.public_address, p): f"published {name}" for p, name in PUBLIC_PORTS.items()}
+    for h in inventory.hosts:
+        for (address, port), process in listening(pool[h.name]).items():
+            if address in LOCAL_ANY or address == h.address:
+                targets[(h.address, port)] = f"{process} on {h.name}"
+    pin = ["ip", "netns", "exec", outside, "ip", "neigh", "replace", gw.public_address, "lladdr", mac, "dev", "eth0"]
+    subprocess.run(pin, check=True, capture_output=True)
+    try:
+        answered = answering_from_namespace(outside, sorted(targets))
+    finally:
+        subprocess.run(["ip", "netns", "exec", outside, "ip", "neigh", "del", gw.public_address, "dev", "eth0"],
+                       capture_output=True)
+    exposed = sorted(f"{a}:{p} ({targets[(a, p)]})" for a, p in answered)
+    assert not exposed, (f"from the public network ({outside}) through {gw.name}'s provider bridge {bridge} "
+                         f"({mac}): " + ", ".join(exposed))

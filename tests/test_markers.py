@@ -43,6 +43,7 @@ API_CHECKS = {
     "test_default_security_group_allows_icmp_and_ssh": {"gateway"},
     "test_management_traffic_leaves_with_the_gateway_public_address": {"gateway"},
     "test_from_the_public_network_only_the_published_ports_answer": {"gateway"},
+    "test_through_the_provider_bridge_nothing_answers": {"gateway"},
     "test_memcached_answers_its_clients_only": {"controller"},
 }
 # Checks that run on every host: `-m all`.

@@ -14,6 +14,11 @@ from . import Context, Phase
 from ..config_values import one_line
 
 SYSCTL_FILE = "/etc/sysctl.d/60-ip-forward.conf"
+ARP_FILE = "/etc/sysctl.d/60-gateway-arp.conf"
+# The gateway has two interfaces on the public segment (its own, and Neutron's
+# provider NIC): answer ARP for an address only on the interface that has it,
+# so that neighbours send to the public interface, where its rules are.
+ARP_SETTINGS = {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "2"}
 
 
 def nat_rules(inv: Inventory) -> RuleSet:
@@ -23,12 +28,15 @@ def nat_rules(inv: Inventory) -> RuleSet:
     mgmt, public, cidr = gw.management_interface, gw.public_interface, str(inv.management.cidr)
     return RuleSet("nat", [
         Chain("nat", "POSTROUTING", [["-s", cidr, "-o", public, "-j", "MASQUERADE"]]),
-        # From the public side only replies pass, and what a later phase publishes
-        # on purpose by DNAT (noVNC): its own chain decides, wherever it sits.
+        # Into the management network, from any other interface (the public one, and
+        # Neutron's provider bridge on the same segment, which a neighbour reaches by
+        # its MAC): only replies, and what a later phase publishes on purpose by DNAT
+        # (noVNC), whose own chain decides wherever it sits. Nothing routed from public.
         Chain("filter", "FORWARD", [
             ["-i", mgmt, "-o", public, "-j", "ACCEPT"],
-            ["-i", public, "-o", mgmt, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-            ["-i", public, "-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+            ["!", "-i", mgmt, "-o", mgmt, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["!", "-i", mgmt, "-o", mgmt, "-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+            ["!", "-i", mgmt, "-o", mgmt, "-j", "DROP"],
             ["-i", public, "-j", "DROP"],
         ]),
     ])
@@ -64,6 +72,8 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         result += [
             File("02-ip-forward", SYSCTL_FILE, "net.ipv4.ip_forward = 1\n"),
             Sysctl("02-ip-forward", "net.ipv4.ip_forward", "1"),
+            File("02-ip-forward", ARP_FILE, "".join(f"{k} = {v}\n" for k, v in ARP_SETTINGS.items())),
+            *(Sysctl("02-ip-forward", k, v) for k, v in ARP_SETTINGS.items()),
         ]
     result += [
         Line("03-copy-hosts", "/etc/hosts", "127.0.0.1\tlocalhost",

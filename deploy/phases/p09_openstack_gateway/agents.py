@@ -36,12 +36,13 @@ def novnc_rules(inv: Inventory, host: Host) -> RuleSet:
     ctl = inv.controller.address
     port = str(NOVNC_PORT)
     return RuleSet("novnc", [
-        Chain("nat", "PREROUTING", [["-d", host.public_address, "-p", "tcp", "--dport", port,
-                                     "-j", "DNAT", "--to-destination", f"{ctl}:{port}"]]),
+        # published on the public interface only (not through Neutron's provider bridge)
+        Chain("nat", "PREROUTING", [["-i", host.public_interface, "-d", host.public_address, "-p", "tcp",
+                                     "--dport", port, "-j", "DNAT", "--to-destination", f"{ctl}:{port}"]]),
         # the controller answers the gateway, whatever its own default route
         Chain("nat", "POSTROUTING", [["-d", ctl, "-p", "tcp", "--dport", port, "-m", "conntrack",
                                       "--ctstate", "DNAT", "-j", "MASQUERADE"]]),
-        Chain("filter", "FORWARD", [["-d", ctl, "-p", "tcp", "--dport", port, "-m", "conntrack",
+        Chain("filter", "FORWARD", [["-i", host.public_interface, "-d", ctl, "-p", "tcp", "--dport", port, "-m", "conntrack",
                                      "--ctstate", "DNAT", "-j", "ACCEPT"]]),
     ])
 
@@ -58,4 +59,15 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         ini = config(SCRIPT, path, settings, group="neutron")
         result.append(ini)
         services.append(Service(SCRIPT, service, restart_on=[*files, ini]))
-    return result + linuxbridge + services + firewall_steps("02-novnc-forward", novnc_rules(ctx.inventory, host))
+    result += linuxbridge + services + firewall_steps("02-novnc-forward", novnc_rules(ctx.inventory, host))
+    if host.interfaces.get("provider"):
+        result += firewall_steps(SCRIPT, provider_rules(host))
+    return result
+
+
+def provider_rules(host: Host) -> RuleSet:
+    """The provider NIC is Neutron's: its bridge carries routers' and guests'
+    frames, and nothing that enters it is for the host itself (a neighbour can
+    address the bridge's MAC directly, whatever ARP says)."""
+    return RuleSet("provider", [Chain("filter", "INPUT", [
+        ["-m", "physdev", "--physdev-in", host.interfaces["provider"], "-j", "DROP"]])])
