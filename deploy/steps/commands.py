@@ -71,4 +71,6 @@ class Await(Step):
     def fresh(self) -> list[Action]:
         condition = self.condition if not isinstance(self.condition, Check) else (
             f"{self.check.says} ({'; '.join(map(str, self.check.facts))})")
-        return [Action.poll(f"poll up to {self.timeout:.0f}s until: {condition}", self.check, self.timeout)]
+        # a timeout names the condition: a named check by what is awaited, a command by its text
+        what = self.what if isinstance(self.condition, Check) else None
+        return [Action.poll(f"poll up to {self.timeout:.0f}s until: {condition}", self.check, self.timeout, what)]
