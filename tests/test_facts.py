@@ -90,3 +90,26 @@ def test_a_facts_secret_travels_beside_its_text():
     (sent,) = remote.batches[0]
     assert "s3cret" not in render(sent) and stdin_of(sent) == b"s3cret-s3cret-s3cret"
     assert "s3cret" not in str(fact)
+
+
+def test_an_await_on_a_named_fact_polls_until_the_value_holds(default_inventory):
+    from deploy.facts import check
+    from deploy.runner import apply_host
+    from deploy.steps import Await
+    from tests.fakes import FakeRemote
+
+    states = GlusterPeerStates()
+    joined = check(states, lambda got: got.count("Peer in Cluster (Connected)") == 2, "2 peers joined")
+
+    class Joining(FakeRemote):
+        """Peers that finish their handshake while the runner waits."""
+        def read_facts(self, facts):
+            if self.round_trips >= 2:
+                self.state.table[states] = ("Peer in Cluster (Connected)",) * 2
+            return super().read_facts(facts)
+
+    remote = Joining(default_inventory.host("controller"))
+    remote.state.table[states] = ("Peer in Cluster (Connected)", "Accepted peer request (Connected)")
+    result = apply_host(remote, [Await("01-glusterfs-probe", joined, "2 peers joined", timeout=10)])
+    assert result.error is None and result.steps[0].changed
+    assert remote.round_trips >= 3          # the batched read, then polls until the handshake ended
