@@ -94,3 +94,27 @@ def test_steps_are_named_after_report_scripts(phase, ctx):
 def test_phases_in_report_order():
     assert [p.title for p in PHASES][:6] == ["01-network-gateway", "02-glusterfs-all", "03-glusterfs-controller",
                                            "04-glusterfs-all", "05-kvm-compute", "06-openstack-all"]
+
+
+VOLUME = "vm-instances"
+CASES = [  # (what the controller's volume shows, the only actions wanted), like pyinfra's operation cases
+    ({"storage.owner-uid": None}, ["gluster --mode=script volume set vm-instances storage.owner-uid 64060"]),
+    ({"storage.owner-gid": "0"}, ["gluster --mode=script volume set vm-instances storage.owner-gid 64060"]),
+    ({"features.shard": None}, ["gluster --mode=script volume set vm-instances group virt"]),
+    ({"Status": "Stopped"}, ["gluster --mode=script volume start vm-instances"]),
+]
+
+
+@pytest.mark.parametrize("edit, wanted", CASES, ids=["uid-missing", "gid-wrong", "group-key-missing", "stopped"])
+def test_one_volume_fact_changed_gives_its_one_action(ctx, edit, wanted):
+    from deploy.facts_gluster import GlusterVolume
+    phase = next(p for p in PHASES if p.id == "p03")
+    host = ctx.inventory.host("controller")
+    remote = converge(phase, ctx, host)
+    steps = phase.steps(ctx, host)
+    info = dict(remote.state.table[GlusterVolume(VOLUME)])
+    for key, value in edit.items():
+        info.pop(key) if value is None else info.__setitem__(key, value)
+    remote.state.override = {GlusterVolume(VOLUME): info}
+    got = actions(steps, remote.read_facts([f for s in steps for f in s.facts()]))
+    assert [a for _, acts in got for a in acts] == wanted
