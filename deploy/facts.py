@@ -246,6 +246,19 @@ class UserGroups(Fact):
         return frozenset(result.stdout.split()) if result.ok else frozenset()
 
 
+@dataclass(frozen=True)
+class SqlScalar(Fact):
+    """The one value a query returns (MariaDB's root over its socket); None when it fails."""
+    query: str
+
+    def command(self) -> str:
+        return "mysql --protocol=socket -uroot -NBe " + "\"" + self.query.replace('"', '\\"') + "\""
+
+    def parse(self, result: Result) -> int | str | None:
+        text = result.stdout.strip()
+        return None if not result.ok or not text else int(text) if text.isdigit() else text
+
+
 def in_group(user: str, group: str) -> Check:
     return check(UserGroups(user), lambda groups: group in groups, f"{user} in group {group}")
 

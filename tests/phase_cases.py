@@ -9,7 +9,7 @@ written as the host would show it, not taken from the steps that read it:
 """
 from __future__ import annotations
 
-from deploy.facts import Fact, MountType, PathOwner, PathStat, PathType, Succeeds, UserGroups
+from deploy.facts import Fact, MountType, PathOwner, PathStat, PathType, SqlScalar, Succeeds, UserGroups
 from deploy.facts_gluster import GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool, GlusterVolume
 from deploy.inventory import Host
 from deploy.phases import Context, Phase
@@ -19,6 +19,8 @@ from tests.fakes import FakeRemote
 
 COMPUTES = ["compute1", "compute2", "compute3", "compute4"]
 STATUS_LOCK = "/run/lock/deploy-gluster-status.lock"
+NOVA_COMPUTES_UP = ("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0 "
+                    "AND s.updated_at > UTC_TIMESTAMP() - INTERVAL 50 SECOND")
 VIRT_GROUP = ("performance.quick-read", "performance.io-cache", "network.remote-dio", "cluster.eager-lock",
               "features.shard", "cluster.quorum-type")
 
@@ -43,6 +45,9 @@ def named(host: str) -> dict[Fact, object]:
         out[GlusterVolume("cinder-volumes")] = volume("cinder-volumes", 64061)
         out[GlusterBricksOnline("vm-instances", STATUS_LOCK)] = 4
         out[GlusterBricksOnline("cinder-volumes", STATUS_LOCK)] = 4
+        out[SqlScalar(NOVA_COMPUTES_UP)] = 4
+        out[SqlScalar("SELECT COUNT(*) FROM nova.compute_nodes WHERE deleted=0")] = 4
+        out[SqlScalar("SELECT COUNT(*) FROM nova_api.host_mappings")] = 4
     out[MountType("/var/lib/nova/instances")] = "fuse.glusterfs"
     out[PathStat("/var/lib/nova/instances")] = PathOwner("64060:64060", "755")
     return out
@@ -84,9 +89,6 @@ HOLDS: dict[str, list[str]] = {
     ],
     "p08": [
         "04-neutron-agent-config: /usr/sbin/ebtables is /usr/local/sbin/ebtables-front (alternatives)",
-        "06-nova-discover: wait for all 4 nova-compute services registered and up",
-        "06-nova-discover: wait for all 4 hypervisor records (compute nodes) reported",
-        "06-nova-discover: 4 computes mapped into cell1",
     ],
     "p09": [
         "02-neutron-agents-start: /usr/sbin/ebtables is /usr/local/sbin/ebtables-front (alternatives)",

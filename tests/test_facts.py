@@ -1,7 +1,7 @@
 """Named facts: each parser on what the host prints (recorded outputs), and the
 runner's read: each distinct fact once, in one round trip, no secret in its text."""
 from deploy.facts import (AccountIds, AccountInfo, FileInfo, FileState, Installed, MountType, PathOwner, PathStat,
-                          PathType, Succeeds, UnitInfo, UnitState, UserGroups, read)
+                          PathType, SqlScalar, Succeeds, UnitInfo, UnitState, UserGroups, read)
 from deploy.facts_gluster import GlusterBricksOnline, GlusterPeerStates, GlusterPool, GlusterVolume
 from deploy.remote import Result, WithStdin, render, stdin_of
 from deploy.steps import Packages
@@ -42,6 +42,8 @@ def test_parsers_read_what_the_host_prints():
     assert PathType("/dev/kvm").parse(out("", 1)) is None
     assert UserGroups("nova").parse(out("nova libvirt\n")) == {"nova", "libvirt"}
     assert Succeeds("true").parse(out("")) and not Succeeds("false").parse(out("", 1))
+    assert SqlScalar("SELECT 1").parse(out("4\n")) == 4 and SqlScalar("SELECT 1").parse(out("", 1)) is None
+    assert SqlScalar("SELECT \"x\"").command() == 'mysql --protocol=socket -uroot -NBe "SELECT \\"x\\""'
 
 
 def test_gluster_parsers():
