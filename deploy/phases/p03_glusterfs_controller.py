@@ -56,7 +56,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     # "Peer in Cluster", not only connected: a probe cut short (a killed run) leaves the
     # peer listed and connected, but half-joined ("Accepted peer request"), until glusterd ends the handshake
     joined = check(GlusterPeerStates(), lambda states: sum(s.startswith(IN_CLUSTER) for s in states) == len(peers),
-                   f"{len(peers)} peers {IN_CLUSTER}")
+                   f"{len(peers)} peers in state {IN_CLUSTER}")
     result.append(Await("01-glusterfs-probe", joined,
                         f"all {len(peers)} peers in the cluster and connected", timeout=120))
     for name, options in volumes(inv).items():
