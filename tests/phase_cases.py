@@ -67,6 +67,13 @@ HOLDS: dict[str, list[str]] = {
             ("placement", "placement", "placement"), ("nova", "nova_api", "nova"), ("nova", "nova", "nova"),
             ("nova", "nova_cell0", "nova"), ("neutron", "neutron", "neutron"), ("cinder", "cinder", "cinder")]),
         "03-rabbitmq-start: RabbitMQ user openstack with the secrets file's password",
+        # main's RabbitMQ user per service, memcached's firewall and the flavors (merged from other branches)
+        *(f"03-rabbitmq-start: RabbitMQ user {user} with the secrets file's password"
+          for user in ("nova", "neutron", "cinder")),
+        "03-rabbitmq-start: RabbitMQ user guest removed",
+        "03-rabbitmq-start: RabbitMQ user openstack removed",
+        "02-memcached-install: firewall rules memcached live",
+        "29-flavors-create: flavors m1.tiny, m1.small, m1.medium, m1.large, m1.xlarge in Nova",
         "08-keystone-init-db: keystone-manage db_sync (for keystone as installed)",
         "08-keystone-init-db: fernet and credential keys",
         "10-keystone-start: wait for Keystone answering on http://controller:5000/v3",
@@ -93,6 +100,7 @@ HOLDS: dict[str, list[str]] = {
     "p09": [
         "02-neutron-agents-start: /usr/sbin/ebtables is /usr/local/sbin/ebtables-front (alternatives)",
         "02-novnc-forward: firewall rules novnc live",
+        "02-neutron-agents-start: firewall rules provider live",
         "06-dashboard-config: Apache's default SSL site disabled",
         "07-dashboard-start: firewall rules dashboard live",
         "07-dashboard-start: wait for dashboard login page answering at http://198.51.100.1/horizon/auth/login/",
