@@ -33,7 +33,7 @@ def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
                 out.append(f"  {n:2d}. {step.key}{note}")
                 for fact in step.facts():
                     out.append(f"      check: {fact}")
-                    out += _stdin_lines(fact)
+                    out += _stdin_lines(fact.command())
                 for action in step.fresh():
                     out.append("      do:    " + action.describe.replace("\n", "\n             "))
                     out += _stdin_lines(action.command)

@@ -1,7 +1,7 @@
 """Apply a phase: every target host in parallel, each host's steps in order.
 
-Per host the runner gathers the facts of all steps in one round trip, then
-walks the steps: a step whose diff is empty costs nothing more; a step that
+Per host the runner gathers the facts of all steps in one round trip (each
+distinct fact once, deploy/facts.py), then walks the steps: a step whose diff is empty costs nothing more; a step that
 acts makes the facts of the next step stale, so those are read again first.
 One failing host does not stop the others; the phase then raises PhaseError
 naming every failed host, its step and the command's error.
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from .facts import read
 from .inventory import Host
 from .phases import Context, Phase
 from .remote import Pool, Remote, RemoteError
@@ -77,9 +78,10 @@ class PhaseError(RuntimeError):
 
 
 def execute(remote: Remote, action: Action) -> None:
-    if action.await_condition is not None:
+    if action.await_check is not None:
         # a busy host that does not answer within 30 s is asked again; other errors end the wait
-        wait_for(lambda: remote.run(action.await_condition, check=False, timeout=30).ok,
+        check = action.await_check
+        wait_for(lambda: check.holds(read(remote, check.facts, timeout=30)),
                  action.timeout, f"{remote.host.name}: {action.what or action.await_condition}",
                  transient=(RemoteError,))
     elif action.path is not None:
@@ -93,14 +95,14 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
     name = remote.host.name
     result = HostResult(name)
     started = time.monotonic()
-    facts = _gather(remote, steps)
+    facts = read(remote, (f for s in steps for f in s.facts()))
     stale = False
     for i, step in enumerate(steps):
         t0 = time.monotonic()
         try:
             if stale:
-                facts[i] = _gather(remote, [step])[0]
-            change = step.diff(facts[i], {s.step for s in result.steps if s.changed})
+                facts.update(read(remote, step.facts()))
+            change = step.diff(facts, {s.step for s in result.steps if s.changed})
             if change.changed:
                 progress(f"{name}: [{i + 1}/{len(steps)}] {step.key}: {mask(change.reason)}")
                 for action in change.actions:
@@ -116,20 +118,6 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
                                        time.monotonic() - t0, [mask(a.describe) for a in change.actions]))
     result.seconds = time.monotonic() - started
     return result
-
-
-def _gather(remote: Remote, steps: Sequence[Step]) -> list[list]:
-    """All steps' facts in one round trip; returns them split per step."""
-    commands = [c for s in steps for c in s.facts()]
-    unique = list(dict.fromkeys(commands))  # a fact several steps ask (dpkg's state) is asked once
-    asked = dict(zip(unique, remote.run_many(unique)))
-    answers = [asked[c] for c in commands]
-    out, at = [], 0
-    for s in steps:
-        n = len(s.facts())
-        out.append(answers[at:at + n])
-        at += n
-    return out
 
 
 def _operator(task, ctx: Context, prepared, progress: Callable[[str], None]) -> HostResult:

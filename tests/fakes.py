@@ -1,5 +1,11 @@
-"""A fake Debian host for self-tests: it understands the fact and action
-commands that deploy.steps emits, keeps state in dicts, and records every
+"""A fake Debian host for self-tests: a table of fact values (deploy/facts.py).
+
+It answers facts as values, not shell text: what its actions change (packages,
+files, units, sysctls, accounts) it keeps in dicts and answers from them; every
+other fact (a GlusterFS volume, a command that succeeds, a service answering)
+has the value its `table` gives, else the value of a bare host (`Fact.absent`).
+Nothing comes true because a step's own command ran: a test says what the host
+shows. `override` wins over both (a test flips one fact). It records every
 command that changes something. No network, no shell."""
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from deploy.facts import AccountIds, AccountInfo, DpkgInterrupted, Fact, FileInfo, FileState, Installed, \
+    SysctlValue, UnitInfo, UnitState
 from deploy.inventory import Host
 from deploy.remote import RemoteError, Result
 
@@ -17,14 +25,12 @@ class FakeHost:
     packages: set[str] = field(default_factory=set)
     sysctl: dict[str, str] = field(default_factory=dict)
     units: dict[str, list[str]] = field(default_factory=dict)  # name -> [enabled, active]
-    iptables: set[str] = field(default_factory=set)
     changes: list[str] = field(default_factory=list)
     fail_on: str | None = None  # a regex: commands matching it exit 1
     groups: dict[str, int] = field(default_factory=dict)
     users: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # guard command (a Command step's `unless`) -> the command that satisfies it
-    guards: dict[str, str] = field(default_factory=dict)
-    ran: set[str] = field(default_factory=set)  # every command ever run, unlike `changes`
+    table: dict[Fact, object] = field(default_factory=dict)     # facts no action of the fake changes
+    override: dict[Fact, object] = field(default_factory=dict)  # a test's flipped facts: they win
     dpkg_interrupted: str = ""  # what the interrupted-dpkg fact shows (a killed transaction)
     clock: int = 1000           # seconds: each write and each start takes one
     mtimes: dict[str, int] = field(default_factory=dict)       # path -> when last written
@@ -41,10 +47,13 @@ class FakeRemote:
         self.state = state or FakeHost()
         self.round_trips = 0
 
-    # -- the Remote interface used by the runner
-    def run_many(self, commands):
+    # -- the Remote interface used by the runner (deploy.facts.read)
+    def read_facts(self, facts):
         self.round_trips += 1
-        return [self._fact(c) for c in commands]
+        return {f: self.value(f) for f in facts}
+
+    def run_many(self, commands):
+        raise AssertionError(f"the fake host answers facts, not command texts: {commands}")
 
     def run(self, command, *, check=True, stdin=None, timeout=None):
         self.round_trips += 1
@@ -53,7 +62,6 @@ class FakeRemote:
         if s.fail_on and re.search(s.fail_on, text):
             raise RemoteError(self.host.name, text, 1, "simulated failure")
         s.changes.append(text)
-        s.ran.add(text)
         if "dpkg --configure -a" in text:
             s.dpkg_interrupted = ""
         if "apt-get" in text and " install " in text:
@@ -76,8 +84,6 @@ class FakeRemote:
         elif m := re.fullmatch(r"chown (\S+):(\S+) (\S+)", text):
             c, mode, _, _ = s.files[m[3]]
             s.files[m[3]] = (c, mode, m[1], m[2])
-        elif "deploy-firewall-" in text:
-            s.iptables.add("nat")
         elif m := re.match(r"(groupadd --system|groupmod) --gid (\d+) (\S+)", text):
             s.groups[m[3]] = int(m[2])
         elif m := re.match(r"(useradd --system|usermod) --uid (\d+) --gid (\d+) .*?(\S+)$", text):
@@ -91,36 +97,26 @@ class FakeRemote:
         self.state.mtimes[path] = self.state.tick()
 
     # -- facts
-    def _fact(self, text: str) -> Result:
+    def value(self, fact: Fact) -> object:
         s = self.state
-        ok = lambda out="": Result(self.host.name, text, 0, out, "")
-        fail = Result(self.host.name, text, 1, "", "")
-        if text.startswith("ls -A /var/lib/dpkg/updates"):
-            return ok(s.dpkg_interrupted)
-        if text.startswith("dpkg-query"):
-            names = shlex.split(text)[3:]
-            return ok("".join(f"{n} ii \n" for n in names if n in s.packages))
-        if m := re.match(r"stat -c '%a %U %G' (\S+) && cat", text):
-            path = shlex.split(m[1])[0]
-            if path not in s.files:
-                return fail
-            content, mode, owner, group = s.files[path]
-            return ok(f"{int(mode, 8):o} {owner} {group}\n{content}")
-        if m := re.match(r"sysctl -n (\S+)", text):
-            return ok(s.sysctl.get(m[1], "0") + "\n")
-        if m := re.match(r"echo \$\(systemctl is-enabled (\S+)", text):
-            enabled, active = s.units.get(m[1], ["missing", "inactive"])
-            watched = re.search(r"stat -c %Y (.*?) 2>/dev/null", text)
-            newest = max((s.mtimes.get(p, 0) for p in shlex.split(watched[1])), default=0) if watched else 0
-            return ok(f"{enabled} {active} no {s.unit_started.get(m[1], 0)} {newest}\n")
-        if text in s.guards:
-            return ok() if s.guards[text] in s.ran else fail
-        if text.startswith("iptables"):
-            return ok() if "nat" in s.iptables else fail
-        if m := re.match(r'echo "\$\(getent group (\S+) \| cut -d: -f3\)(?: \$\(getent passwd (\S+))?', text):
-            gid = s.groups.get(m[1], "")
-            user = s.users.get(m[2]) if m[2] else None
-            return ok(f"{gid} {user[0]}:{user[1]}\n" if user else f"{gid} \n")
-        if text.startswith(("test ", "python3 -c", "ss -Hltn")) or "gluster" in text:  # Await conditions: they hold
-            return ok()
-        raise AssertionError(f"fake host does not understand fact: {text}")
+        if fact in s.override:
+            return s.override[fact]
+        if isinstance(fact, Installed):
+            return frozenset(n for n in fact.names if n in s.packages)
+        if isinstance(fact, DpkgInterrupted):
+            return s.dpkg_interrupted.split("\n")[0].strip()
+        if isinstance(fact, FileState):
+            if fact.path not in s.files:
+                return None
+            content, mode, owner, group = s.files[fact.path]
+            return FileInfo(f"{int(mode, 8):o}", owner, group, content)
+        if isinstance(fact, SysctlValue):
+            return s.sysctl.get(fact.name, "0")
+        if isinstance(fact, UnitState):
+            enabled, active = s.units.get(fact.unit, ["missing", "inactive"])
+            newest = max((s.mtimes.get(p, 0) for p in fact.watched), default=0)
+            return UnitInfo(enabled, active, False, s.unit_started.get(fact.unit, 0), newest)
+        if isinstance(fact, AccountIds):
+            user = s.users.get(fact.user) if fact.user else None
+            return AccountInfo(str(s.groups.get(fact.group, "")), f"{user[0]}:{user[1]}" if user else "")
+        return s.table.get(fact, fact.absent)

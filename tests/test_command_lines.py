@@ -9,8 +9,8 @@ from deploy.phases import Context, all_phases
 from deploy.remote import render, stdin_of
 from deploy.runner import apply_host
 from deploy.secrets import Secrets, mask
-from deploy.steps import Command
 from tests.fakes import FakeRemote
+from tests.phase_cases import converge
 
 PHASES = all_phases()
 
@@ -22,9 +22,9 @@ class RecordingRemote(FakeRemote):
         super().__init__(host)
         self.sent = sent
 
-    def run_many(self, commands):
-        self.sent += [(render(c), stdin_of(c)) for c in commands]
-        return super().run_many(commands)
+    def read_facts(self, facts):
+        self.sent += [(render(f.command()), stdin_of(f.command())) for f in facts]
+        return super().read_facts(facts)
 
     def run(self, command, *, check=True, stdin=None, timeout=None):
         self.sent.append((render(command), stdin if stdin is not None else stdin_of(command)))
@@ -41,12 +41,9 @@ def converged(default_inventory_module, tmp_path_factory):
     sent: list[tuple[str, bytes | None]] = []
     for phase in PHASES:
         for host in phase.targets(ctx.inventory):
-            steps = phase.steps(ctx, host)
-            remote = RecordingRemote(host, sent)
-            remote.state.guards = {s.unless: s.command for s in steps if isinstance(s, Command) and s.unless}
-            for _ in range(2):
-                result = apply_host(remote, phase.steps(ctx, host))
-                assert result.error is None, f"{phase.title} on {host.name}: {result.error}"
+            remote = converge(phase, ctx, host, RecordingRemote(host, sent))
+            result = apply_host(remote, phase.steps(ctx, host))
+            assert result.error is None, f"{phase.title} on {host.name}: {result.error}"
     values = list(yaml.safe_load(path.read_text()).values())
     return values, sent
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from deploy.runner import apply_host
-from deploy.steps import LOCK_WAIT_S, Packages, guard_in_place, guard_script, held
+from deploy.steps import LOCK_FREE, LOCK_WAIT_S, Packages, guard_in_place, guard_script, held
 from tests.fakes import FakeRemote
 
 
@@ -89,14 +89,15 @@ def test_the_old_suites_own_guard_is_replaced(paths):
 def test_an_interrupted_dpkg_run_is_completed_first(default_inventory):
     remote = FakeRemote(default_inventory.host("compute1"))
     remote.state.dpkg_interrupted = "nova-common\n"   # killed mid-transaction: dpkg --audit names it
+    remote.state.table = {f: True for f in LOCK_FREE.facts}  # no other apt holds dpkg's lock
     result = apply_host(remote, [Packages("t", ["nova-common", "crudini"], hold_services=True)])
     assert result.error is None, result.error
     assert result.steps[0].reason == "dpkg was interrupted: dpkg --configure -a first, then missing: nova-common crudini"
+    assert "until dpkg's lock is free" in result.steps[0].actions[0]  # awaited free first
     ran = remote.state.changes
-    assert "dpkg's lock" in ran[0] or "lock-frontend" in ran[0]     # awaited free first
-    assert "/usr/sbin/policy-rc.d" in ran[1]                         # the guard in place
-    assert "dpkg --configure -a" in ran[2] and "hold-services.d/$$" in ran[2] and "apt-get" not in ran[2]
-    assert "apt-get" in ran[3] and f"DPkg::Lock::Timeout={LOCK_WAIT_S}" in ran[3]
+    assert "/usr/sbin/policy-rc.d" in ran[0]                         # the guard in place
+    assert "dpkg --configure -a" in ran[1] and "hold-services.d/$$" in ran[1] and "apt-get" not in ran[1]
+    assert "apt-get" in ran[2] and f"DPkg::Lock::Timeout={LOCK_WAIT_S}" in ran[2]
     assert remote.state.packages == {"nova-common", "crudini"}
     remote.state.changes.clear()
     assert apply_host(remote, [Packages("t", ["nova-common", "crudini"], hold_services=True)]).changed == 0
@@ -106,6 +107,7 @@ def test_an_interrupted_dpkg_run_with_everything_installed_is_completed_too(defa
     remote = FakeRemote(default_inventory.host("compute1"))
     remote.state.packages = {"crudini"}
     remote.state.dpkg_interrupted = "0001\n"          # a journal entry in /var/lib/dpkg/updates
+    remote.state.table = {f: True for f in LOCK_FREE.facts}  # no other apt holds dpkg's lock
     result = apply_host(remote, [Packages("t", ["crudini"])])
     assert result.changed == 1 and not remote.state.dpkg_interrupted
     assert not any("apt-get" in c for c in remote.state.changes)

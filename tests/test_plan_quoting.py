@@ -64,7 +64,7 @@ def commands(inv: Inventory) -> list[tuple[str, str]]:
         for host in phase.targets(inv):
             steps = phase.steps(ctx, host) + (phase.early(ctx, host) if phase.early else [])
             for step in steps:
-                texts = list(step.facts())
+                texts = [str(fact) for fact in step.facts()]
                 for action in step.fresh():
                     texts += [t for t in (action.command, action.await_condition) if t]
                 out += [(f"{phase.title} on {host.name}: {step.key}", t) for t in texts]

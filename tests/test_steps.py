@@ -7,6 +7,7 @@ from deploy.runner import apply_host
 from deploy.secrets import Secrets
 from deploy.steps import Block, Command, File, Ini, Line, Packages, Service, Sysctl, ini_set
 from tests.fakes import FakeHost, FakeRemote
+from tests.phase_cases import converged
 
 
 @pytest.fixture
@@ -47,7 +48,9 @@ def test_phase_01_is_idempotent_on_every_host(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s.yaml"))
     for host in default_inventory.hosts:
         remote = FakeRemote(host)
-        assert apply_host(remote, p01_steps(ctx, host)).changed > 0
+        steps = p01_steps(ctx, host)
+        assert apply_host(remote, steps).changed > 0
+        remote.state.table = converged("p01", host.name, steps)  # the NAT rules live, as the host now shows
         remote.state.changes.clear()
         assert apply_host(remote, p01_steps(ctx, host)).changed == 0, host.name
         assert remote.state.changes == []
@@ -121,18 +124,22 @@ def test_ini_set_without_sections():
 
 
 def test_account_with_other_ids_is_moved_and_its_files_follow():
+    from deploy.facts import AccountIds
     from deploy.remote import Result
     from deploy.steps import Account
 
     step = Account("00-ids", "nova", 64060, "nova", 64060, home="/var/lib/nova", shell="/bin/sh")
     # a package created nova first, as 108:114 (before the suite's ids phase)
-    change = step.diff([Result("controller", "getent", 0, "114 108:114\n", "")], set())
+    ids = AccountIds("nova", "nova")
+    assert step.facts() == [ids]
+    change = step.diff({ids: ids.parse(Result("controller", "getent", 0, "114 108:114\n", ""))}, set())
     commands = [a.command for a in change.actions]
     assert "groupmod --gid 64060 nova" in commands[0]
     assert "find / -xdev -gid 114 -exec chgrp -h 64060 '{}' +" in commands[1]
     assert "usermod --uid 64060 --gid 64060 nova" in commands[2]
     assert "find / -xdev -uid 108 -exec chown -h 64060 '{}' +" in commands[3]
-    assert step.diff([Result("controller", "getent", 0, "64060 64060:64060\n", "")], set()).actions == []
+    assert step.diff({ids: ids.parse(Result("controller", "getent", 0, "64060 64060:64060\n", ""))},
+                     set()).actions == []
 
 
 # The case of issue 24: a killed run's orphaned install started placement-api by
@@ -142,13 +149,20 @@ def placement(tmp_path, default_inventory):
     return module.steps(Context(default_inventory, Secrets(tmp_path / "s.yaml")))
 
 
+def settled(remote, steps) -> FakeRemote:
+    """Placement's database synced and its API answering, as a converged controller
+    shows them (tests/phase_cases.py): on the fake host nothing comes true by itself."""
+    remote.state.table.update(converged("p07", "controller", steps))
+    return remote
+
+
 def configs(steps) -> list[str]:
     return [s.path for s in steps if hasattr(s, "path")]
 
 
 def test_a_service_started_before_its_config_was_written_is_restarted_by_the_next_run(tmp_path, default_inventory):
-    remote = FakeRemote(default_inventory.host("controller"))
     steps = placement(tmp_path, default_inventory)
+    remote = settled(FakeRemote(default_inventory.host("controller")), steps)
     apply_host(remote, steps)
     # the run that wrote the config died before restarting; the unit runs since before the write
     remote.state.unit_started["placement-api"] = min(remote.state.mtimes[p] for p in configs(steps)) - 60
@@ -161,19 +175,20 @@ def test_a_service_started_before_its_config_was_written_is_restarted_by_the_nex
 
 
 def test_a_service_a_package_started_is_restarted_when_the_suite_writes_its_config(tmp_path, default_inventory):
-    remote = FakeRemote(default_inventory.host("controller"))
+    steps = placement(tmp_path, default_inventory)
+    remote = settled(FakeRemote(default_inventory.host("controller")), steps)
     remote.state.packages = {"placement-api"}
     remote.state.units["placement-api"] = ["enabled", "active"]   # by the package's own scripts
     remote.state.unit_started["placement-api"] = remote.state.tick()
-    apply_host(remote, placement(tmp_path, default_inventory))
+    apply_host(remote, steps)
     assert "systemctl restart placement-api" in remote.state.changes
     assert "systemctl start placement-api" not in remote.state.changes
 
 
 @pytest.mark.parametrize("state", ["activating", "reloading"])
 def test_a_service_still_starting_with_an_old_config_is_restarted_not_started(tmp_path, default_inventory, state):
-    remote = FakeRemote(default_inventory.host("controller"))
     steps = placement(tmp_path, default_inventory)
+    remote = settled(FakeRemote(default_inventory.host("controller")), steps)
     apply_host(remote, steps)
     remote.state.units["placement-api"] = ["enabled", state]   # e.g. crash-looping on the packaged ini
     remote.state.unit_started["placement-api"] = min(remote.state.mtimes[p] for p in configs(steps)) - 60

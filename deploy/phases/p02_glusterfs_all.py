@@ -11,6 +11,7 @@ import shlex
 
 from ..firewall import NEW_ONLY, Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
+from ..facts import is_path
 from ..steps import Command, Packages, Service, Step
 from . import Context, Phase
 
@@ -77,7 +78,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     if host.has_role("compute"):
         for brick in brick_dirs(inv):
             result.append(Command("03-glusterfs-install", f"mkdir -p {shlex.quote(brick)}",
-                                  unless=f"test -d {shlex.quote(brick)}",
+                                  unless=is_path(brick, "directory"),
                                   title=f"brick directory {brick}"))
     result.append(Service("04-glusterfs-start", "glusterd"))
     return result

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shlex
 
 from ..inventory import Host, Inventory
+from ..facts import check
+from ..facts_gluster import GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool, GlusterVolume
 from ..steps import Await, Command, Step
 from . import Context, Phase
 from .ids import CINDER_GID, CINDER_UID, NOVA_GID, NOVA_UID
@@ -18,6 +20,7 @@ from .p02_glusterfs_all import brick_dir
 
 GLUSTER = "gluster --mode=script"
 STATUS_LOCK = "/run/lock/deploy-gluster-status.lock"
+IN_CLUSTER = "Peer in Cluster (Connected)"   # joined, not only connected: see the wait below
 # The option group GlusterFS ships for VM images (/var/lib/glusterd/groups/virt):
 # sharding, eager locking, quorum, O_DIRECT passed to the bricks, no client caches.
 OPTION_GROUP = "virt"
@@ -47,12 +50,14 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     for peer in peers:
         name = shlex.quote(peer.name)
         result.append(Command("01-glusterfs-probe", f"{GLUSTER} peer probe {name}",
-                              unless=f"gluster pool list | awk 'NR>1 {{print $2}}' | grep -qx -- {name}",
+                              unless=check(GlusterPool(), lambda pool, peer=peer.name: peer in pool,
+                                           f"{peer.name} in the pool"),
                               title=f"peer {peer.name} in the pool"))
     # "Peer in Cluster", not only connected: a probe cut short (a killed run) leaves the
     # peer listed and connected, but half-joined ("Accepted peer request"), until glusterd ends the handshake
-    result.append(Await("01-glusterfs-probe",
-                        f"test $(gluster peer status | grep -c '^State: Peer in Cluster (Connected)') -eq {len(peers)}",
+    joined = check(GlusterPeerStates(), lambda states: sum(s.startswith(IN_CLUSTER) for s in states) == len(peers),
+                   f"{len(peers)} peers in state {IN_CLUSTER}")
+    result.append(Await("01-glusterfs-probe", joined,
                         f"all {len(peers)} peers in the cluster and connected", timeout=120))
     for name, options in volumes(inv).items():
         result += volume_steps(inv, name, options)
@@ -62,29 +67,29 @@ def steps(ctx: Context, host: Host) -> list[Step]:
 def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Step]:
     vol = shlex.quote(name)
     members = bricks(inv, name)
+    info = GlusterVolume(name)
     result: list[Step] = [Command(
         "02-glusterfs-create-volume",
         f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {shlex.join(members)}",
-        unless=f"gluster volume info {vol} >/dev/null 2>&1", title=f"volume {name} exists")]
-    group_keys = f"/var/lib/glusterd/groups/{OPTION_GROUP}"
+        unless=check(info, lambda found: found is not None, f"volume {name} exists"), title=f"volume {name} exists")]
     result.append(Command(
         "02-glusterfs-create-volume", f"{GLUSTER} volume set {vol} group {OPTION_GROUP}",
         # applied when every key of the group shows among the volume's reconfigured options
-        unless=(f"info=$(gluster volume info {vol}) && cut -d= -f1 {group_keys} | grep -v '^$' | "
-                f"while read k; do printf '%s\\n' \"$info\" | grep -q \"^$k: \" || exit 1; done"),
+        unless=check(info, lambda found, keys: found is not None and all(k in found for k in keys),
+                     f"every key of option group {OPTION_GROUP} set", GlusterGroupKeys(OPTION_GROUP)),
         title=f"{name}: option group {OPTION_GROUP} applied"))
     for key, value in options.items():
         result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume set {vol} {key} {value}",
-                              unless=f"gluster volume info {vol} | grep -qx '{key}: {value}'",
+                              unless=check(info, lambda found, key=key, value=value: (found or {}).get(key) == value,
+                                           f"{key}: {value}"),
                               title=f"{name}: option {key} = {value}"))
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol}",
-                          unless=f"gluster volume info {vol} | grep -qx 'Status: Started'",
+                          unless=check(info, lambda found: (found or {}).get("Status") == "Started", "Status: Started"),
                           title=f"volume {name} started"))
     # one status query at a time: facts run concurrently, and glusterd refuses a
     # second volume-status transaction while one is under way ("Another transaction
     # is in progress"), which read as bricks offline and forced a needless start
-    status = f"flock {STATUS_LOCK} gluster volume status {vol} detail"
-    online = f"test $({status} | grep -c '^Online.*: Y') -eq {len(members)}"
+    online = check(GlusterBricksOnline(name, STATUS_LOCK), lambda n: n == len(members), f"{len(members)} bricks online")
     # a brick process that died (or a host that came back) stays offline until a forced start
     result.append(Command("02-glusterfs-create-volume", f"{GLUSTER} volume start {vol} force", unless=online,
                           title=f"{name}: offline bricks restarted"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from ..inventory import Host, Inventory
+from ..facts import MountType, PathOwner, PathStat, check
 from ..steps import Account, Command, File, Line, Step
 from . import Context, Phase
 from ..config_values import fstab_field
@@ -45,16 +46,17 @@ def fstab_line(inv: Inventory) -> str:
 def steps(ctx: Context, host: Host) -> list[Step]:
     inv = ctx.inventory
     mount, word = inv.glusterfs.mount_point, shlex.quote(inv.glusterfs.mount_point)
-    owner = shlex.quote(f"{NOVA_UID}:{NOVA_GID} 755")
+    owner = PathOwner(f"{NOVA_UID}:{NOVA_GID}", "755")
     result: list[Step] = [Account("00-ids", g, gid, u, uid, home or "/nonexistent", shell or "/usr/sbin/nologin")
                           for g, gid, u, uid, home, shell in ACCOUNTS]
     result += [
         Line("01-glusterfs-mount", "/etc/fstab", fstab_line(inv),
              match=lambda line: line.split()[1:2] == [fstab_field(mount)], title=f"/etc/fstab mounts {mount}"),
         Command("01-glusterfs-mount", f"mkdir -p {word} && mount {word}",
-                unless=f"findmnt -n -t fuse.glusterfs {word} >/dev/null", title=f"{mount} mounted"),
+                unless=check(MountType(mount), lambda fstype: fstype == "fuse.glusterfs", f"{mount} a GlusterFS mount"),
+                title=f"{mount} mounted"),
         Command("01-glusterfs-mount", f"chown {NOVA_UID}:{NOVA_GID} {word} && chmod 0755 {word}",
-                unless=f"stat -c '%u:%g %a' {word} | grep -qxF {owner}",
+                unless=check(PathStat(mount), lambda found: found == owner, f"{mount} {owner.ids} {owner.mode}"),
                 title=f"{mount} owned by nova, mode 0755"),
         # A real NFS client's helper is not ours to replace: stop and say so.
         Command("02-volumes-mount-helper",

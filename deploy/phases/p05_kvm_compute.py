@@ -14,6 +14,7 @@ from __future__ import annotations
 from .. import discover
 from ..firewall import NEW_ONLY, Chain, RuleSet, firewall_steps
 from ..inventory import Host, Inventory
+from ..facts import in_group, is_path
 from ..steps import Command, File, Ini, Packages, Service, Step
 from . import Context, Phase
 
@@ -58,11 +59,11 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     result: list[Step] = [File("02-kvm-modprobe", "/etc/deploy/hypervisor", f"virt_type={virt_type}\n")]
     if virt_type == "kvm" and not container:
         result.append(Command("02-kvm-modprobe", "modprobe kvm_intel 2>/dev/null || modprobe kvm_amd",
-                              unless="test -c /dev/kvm", title="KVM module loaded"))
+                              unless=is_path("/dev/kvm", "character special file"), title="KVM module loaded"))
     result.append(Packages("03-libvirt-install", PACKAGES, hold_services=True))
     if virt_type == "kvm":
         result.append(Command("03-libvirt-install", "usermod -aG kvm libvirt-qemu",
-                              unless="id -nG libvirt-qemu | grep -qw kvm", title="guests may open /dev/kvm"))
+                              unless=in_group("libvirt-qemu", "kvm"), title="guests may open /dev/kvm"))
     result += firewall_steps("04-libvirt-config", migration_rules(inv, host))
     conf = Ini("04-libvirt-config", "/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)
     qemu = Ini("04-libvirt-config", "/etc/libvirt/qemu.conf", qemu_conf(container), mode="0600")
@@ -77,7 +78,7 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     socket_mode = File("04-libvirt-config", "/etc/systemd/system/libvirtd.socket.d/group.conf",
                        "[Socket]\nSocketMode=0660\nSocketGroup=libvirt\n", title="libvirt socket for group libvirt")
     result += [conf, qemu, default, listen, socket_mode,
-               Command("04-libvirt-config", "usermod -aG libvirt nova", unless="id -nG nova | grep -qw libvirt",
+               Command("04-libvirt-config", "usermod -aG libvirt nova", unless=in_group("nova", "libvirt"),
                        title="nova in group libvirt")]
     result += [
         Service("05-libvirt-start", "libvirtd-tcp.socket", restart_on=[listen]),

@@ -11,11 +11,12 @@ maps the physical public network (phase 09).
 from __future__ import annotations
 
 from .. import discover
+from ..facts import SqlScalar, check
 from ..inventory import Host, Inventory
 from ..steps import Await, Command, Ini, Packages, Service, Step
 from . import Context, Phase, ebtables_repair
 from ..services.neutron import PUBLIC_PHYSNET
-from ..services.shared import authtoken, config, service_credentials, sql, transport_url
+from ..services.shared import authtoken, config, service_credentials, transport_url
 
 
 def nova_compute_conf(ctx: Context, host: Host) -> dict:
@@ -91,18 +92,19 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     if host.has_role("controller"):
         computes = len(inv.with_role("compute"))
         # up as Nova judges it: a heartbeat within service_down_time (60 s)
-        counted = sql("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0 "
+        counted = SqlScalar("SELECT COUNT(*) FROM nova.services s WHERE s.binary='nova-compute' AND s.deleted=0 "
                       "AND s.updated_at > UTC_TIMESTAMP() - INTERVAL 50 SECOND")
-        mapped = sql("SELECT COUNT(*) FROM nova_api.host_mappings")
-        nodes = sql("SELECT COUNT(*) FROM nova.compute_nodes WHERE deleted=0")
+        mapped = SqlScalar("SELECT COUNT(*) FROM nova_api.host_mappings")
+        nodes = SqlScalar("SELECT COUNT(*) FROM nova.compute_nodes WHERE deleted=0")
+        at_least = lambda fact, says: check(fact, lambda n: (n or 0) >= computes, says)  # noqa: E731
         return [
-            Await("06-nova-discover", f"test $({counted}) -ge {computes}",
+            Await("06-nova-discover", at_least(counted, f"{computes} nova-compute services up"),
                   f"all {computes} nova-compute services registered and up", timeout=600),
             # a service row comes first; its hypervisor record follows on the next resource update
-            Await("06-nova-discover", f"test $({nodes}) -ge {computes}",
+            Await("06-nova-discover", at_least(nodes, f"{computes} compute nodes"),
                   f"all {computes} hypervisor records (compute nodes) reported", timeout=300),
             Command("06-nova-discover", "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts' nova",
-                    unless=f"test $({mapped}) -ge {computes}", title=f"{computes} computes mapped into cell1"),
+                    unless=at_least(mapped, f"{computes} host mappings"), title=f"{computes} computes mapped into cell1"),
         ]
     if not host.has_role("compute"):
         return []

@@ -1,0 +1,86 @@
+"""GlusterFS facts: the trusted pool, a volume's info and options, its bricks online."""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .facts import Fact
+from .remote import Result
+
+q = shlex.quote
+
+
+@dataclass(frozen=True)
+class GlusterPool(Fact):
+    """Host names in the trusted storage pool (`gluster pool list`), this host as localhost."""
+    absent: ClassVar[frozenset] = frozenset()
+
+    def command(self) -> str:
+        return "gluster pool list"
+
+    def parse(self, result: Result) -> frozenset[str]:
+        rows = [line.split() for line in result.stdout.splitlines()[1:]] if result.ok else []
+        return frozenset(row[1] for row in rows if len(row) > 1)
+
+
+@dataclass(frozen=True)
+class GlusterPeerStates(Fact):
+    """Each peer's state as `gluster peer status` says it (e.g. "Peer in Cluster (Connected)")."""
+    absent: ClassVar[tuple] = ()
+
+    def command(self) -> str:
+        return "gluster peer status"
+
+    def parse(self, result: Result) -> tuple[str, ...]:
+        return tuple(line[len("State: "):].strip() for line in result.stdout.splitlines()
+                     if result.ok and line.startswith("State: "))
+
+
+@dataclass(frozen=True)
+class GlusterVolume(Fact):
+    """A volume's info as "key: value" (Status, Type, its reconfigured options); None when it does not exist."""
+    name: str
+
+    def command(self) -> str:
+        return f"gluster volume info {q(self.name)}"
+
+    def parse(self, result: Result) -> dict[str, str] | None:
+        if not result.ok:
+            return None
+        info = {}
+        for line in result.stdout.splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key.strip() and not key.startswith(" "):
+                info[key.strip()] = value.strip()
+        return info
+
+
+@dataclass(frozen=True)
+class GlusterGroupKeys(Fact):
+    """The option keys of one of glusterd's option groups (/var/lib/glusterd/groups/NAME)."""
+    group: str
+    absent: ClassVar[tuple] = ()
+
+    def command(self) -> str:
+        return f"cut -d= -f1 /var/lib/glusterd/groups/{q(self.group)} | grep -v '^$'"
+
+    def parse(self, result: Result) -> tuple[str, ...]:
+        return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())
+
+
+@dataclass(frozen=True)
+class GlusterBricksOnline(Fact):
+    """How many of a volume's bricks are online. One status query at a time
+    (`lock`): glusterd refuses a second volume-status transaction while one is
+    under way, which would read as bricks offline."""
+    name: str
+    lock: str
+    absent: ClassVar[int] = 0
+
+    def command(self) -> str:
+        return f"flock {self.lock} gluster volume status {q(self.name)} detail"
+
+    def parse(self, result: Result) -> int:
+        return sum(bool(re.match(r"Online.*: Y", line)) for line in result.stdout.splitlines())
