@@ -66,8 +66,7 @@ HOLDS: dict[str, list[str]] = {
             ("keystone", "keystone", "keystone"), ("glance", "glance", "glance"),
             ("placement", "placement", "placement"), ("nova", "nova_api", "nova"), ("nova", "nova", "nova"),
             ("nova", "nova_cell0", "nova"), ("neutron", "neutron", "neutron"), ("cinder", "cinder", "cinder")]),
-        "03-rabbitmq-start: RabbitMQ user openstack with the secrets file's password",
-        # main's RabbitMQ user per service, memcached's firewall and the flavors (merged from other branches)
+        # a RabbitMQ user per service, memcached's firewall and the flavors (merged from other branches)
         *(f"03-rabbitmq-start: RabbitMQ user {user} with the secrets file's password"
           for user in ("nova", "neutron", "cinder")),
         "03-rabbitmq-start: RabbitMQ user guest removed",
@@ -85,6 +84,7 @@ HOLDS: dict[str, list[str]] = {
         "20-placement-start: wait for Placement answering on http://controller:8778/",
         "24-nova-init-db: nova-manage api_db sync (for nova-api as installed)",
         "24-nova-init-db: cell0 mapped, cell1 created",
+        "24-nova-init-db: cell1's message queue is nova.conf's transport_url",
         "24-nova-init-db: nova-manage db sync (for nova-common as installed)",
         "25-nova-start: wait for Nova API answering on http://controller:8774/",
         "25-nova-start: wait for noVNC proxy listening on 6080",

@@ -38,6 +38,11 @@ def nova_conf(ctx: Context) -> dict:
     }
 
 
+# nova.conf's [DEFAULT] transport_url, printed on a pipe (never an argument)
+CONF_URL = ("python3 -c 'import configparser; c = configparser.RawConfigParser(strict=False); "
+            "c.read(\"/etc/nova/nova.conf\"); print(c[\"DEFAULT\"][\"transport_url\"])'")
+
+
 def steps(ctx: Context) -> list[Step]:
     conf = config("23-nova-config", "/etc/nova/nova.conf", nova_conf(ctx), group=SPEC.group)
     api = uwsgi_workers("23-nova-config", "/etc/nova/nova-api-uwsgi.ini")
@@ -59,10 +64,21 @@ def steps(ctx: Context) -> list[Step]:
                 f"{{ echo \"$cells\" | grep -q ' cell1 ' || {manage.format('nova-manage cell_v2 create_cell --name=cell1')}; }}",
                 unless=f"cells=$({list_cells}) && echo \"$cells\" | grep -q ' cell0 ' && echo \"$cells\" | grep -q ' cell1 '",
                 title="cell0 mapped, cell1 created"),
+        # cell1 keeps its message queue's URL in nova_api (conductors cast to the computes
+        # through it), written once by create_cell: a changed RabbitMQ user or password
+        # must reach it too. update_cell without --transport-url takes nova.conf's, so the
+        # password is on no command line; the guard compares the two on a pipe.
+        cell_queue := Command("24-nova-init-db",
+                manage.format('nova-manage cell_v2 update_cell --cell_uuid '
+                              '"$(nova-manage cell_v2 list_cells | awk -F"|" "\\$2 ~ / cell1 /{print \\$3}" | tr -d " ")"'),
+                unless=f"{CONF_URL} | {{ IFS= read -r url && {manage.format('nova-manage cell_v2 list_cells --verbose')} "
+                       "2>/dev/null | grep ' cell1 ' | grep -qF -- \"$url\"; }",
+                title="cell1's message queue is nova.conf's transport_url"),
         db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova", ("nova", "nova_cell0")),
     ]
     own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type]}
-    result += [Service("25-nova-start", s, restart_on=[conf, *own.get(s, [])]) for s in SPEC.units]
+    # a service holds its cells' connections from its start: restarted when cell1's queue changed
+    result += [Service("25-nova-start", s, restart_on=[conf, cell_queue, *own.get(s, [])]) for s in SPEC.units]
     result.append(Await("25-nova-start", python_get(url), f"Nova API answering on {url}", timeout=180))
     result.append(Await("25-nova-start", f"ss -Hltn 'sport = :{NOVNC_PORT}' | grep -q .",
                         f"noVNC proxy listening on {NOVNC_PORT}", timeout=60))
