@@ -21,7 +21,7 @@ OPTIONS_33 = {tuple(line.split()) for line in (ROOT / "tests/data/tempest-33.0.0
               if line and not line.startswith("#")}
 LIBRARY_OPTIONS = {("DEFAULT", "log_dir"), ("DEFAULT", "log_file"), ("oslo_concurrency", "lock_path")}
 FACTS = tempest_config.CloudFacts({"tiny": "11111111-aaaa", "debian-12": "22222222-bbbb"}, "33333333-cccc",
-                                  Path("/cache/tiny.qcow2"))
+                                  Path("/cache/tiny.qcow2"), ("external-net", "router", "security-group"))
 
 
 @pytest.fixture
@@ -54,6 +54,14 @@ def test_config_carries_identity_credentials_images_flavors_network_and_dashboar
     assert conf["network"]["public_network_id"] == "33333333-cccc"
     assert conf["dashboard"]["dashboard_url"] == f"http://{inventory.gateway.public_address}/horizon/"
     assert conf["scenario"]["img_file"] == "/cache/tiny.qcow2"
+
+
+def test_network_extensions_are_the_ones_neutron_lists():
+    """Tempest's default `all` would expect DVR and L3 HA, which this cloud does not deploy."""
+    inventory = load_inventory(ROOT / "inventory.yaml", check_keys=False)
+    values = tempest_config.settings(inventory, Secrets(ROOT / "nonexistent-secrets.yaml", create=False), FACTS,
+                                     Path("/w"))
+    assert values["network-feature-enabled"]["api_extensions"] == "external-net,router,security-group"
 
 
 def test_feature_flags_say_what_this_cloud_does(lab):
