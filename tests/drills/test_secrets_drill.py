@@ -118,7 +118,7 @@ def _move_passwords_away(inventory: Inventory, pool: Pool) -> None:
                              f"ALTER USER 'glance'@'{pattern}' IDENTIFIED BY '{_throwaway()}';\n"
                              f"ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
                              f"USING PASSWORD('{_throwaway()}');\n"))
-    controller.run(WithStdin('IFS= read -r pw && printf "%s\\n" "$pw" | rabbitmqctl -q change_password openstack',
+    controller.run(WithStdin('IFS= read -r pw && printf "%s\\n" "$pw" | rabbitmqctl -q change_password nova',
                              _throwaway() + "\n"))
     controller.run(WithStdin('IFS= read -r pw && OS_BOOTSTRAP_PASSWORD="$pw" keystone-manage bootstrap',
                              _throwaway() + "\n"))
@@ -133,7 +133,7 @@ def test_no_secret_on_any_command_line_during_a_deploy_nor_in_any_journal(lab, t
     assert run.returncode == 0, f"deploy apply failed:\n{run.stderr[-3000:]}"
     for step in ("03-mysql-start: root password as in the secrets file",
                  "05-glance-create-db: database glance for user glance",
-                 "03-rabbitmq-start: RabbitMQ user openstack with the secrets file's password",
+                 "03-rabbitmq-start: RabbitMQ user nova with the secrets file's password",
                  "11-keystone-create-users: admin bootstrapped with the secrets file's password"):
         assert f"{step}: check failed" in run.stderr, f"the re-run did not act on {step!r}:\n{run.stderr[-3000:]}"
     assert sampler.samples >= 10 and sampler.seen > 1000, (sampler.samples, sampler.seen)
