@@ -106,14 +106,23 @@ def test_up_recovers_after_every_lab_process_was_killed(smoke_lab):
         assert remotes[host.name].run("systemctl is-system-running --wait || true").stdout.strip() in ("running", "degraded")
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty once it has ended (the booting container's
+    short-lived processes end between the listing and the reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def test_nspawn_killed_alone_leaves_no_second_container(smoke_lab):
     """Killing only nspawn orphans the container's init; `up` must end it, not boot a twin."""
     inv, remotes = smoke_lab
     host = inv.host("smkctl")
     os.kill(process.alive(hosts.pidfile(inv, host)), signal.SIGKILL)
     lab.up(inv)
-    inits = [p for p in hosts.strays(inv, host) if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"/usr/lib/systemd/systemd\0")
-             or Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"/lib/systemd/systemd\0")]
+    inits = [p for p in hosts.strays(inv, host) if _cmdline(p).startswith((b"/usr/lib/systemd/systemd\0",
+                                                                          b"/lib/systemd/systemd\0"))]
     assert len(inits) == 1, f"{len(inits)} systemd inits in {host.name}'s namespace"
 
 
