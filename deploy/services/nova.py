@@ -67,12 +67,14 @@ def steps(ctx: Context) -> list[Step]:
         # cell1 keeps its message queue's URL in nova_api (conductors cast to the computes
         # through it), written once by create_cell: a changed RabbitMQ user or password
         # must reach it too. update_cell without --transport-url takes nova.conf's, so the
-        # password is on no command line; the guard compares the two on a pipe.
+        # password is on no command line.
         cell_queue := Command("24-nova-init-db",
                 manage.format('nova-manage cell_v2 update_cell --cell_uuid '
                               '"$(nova-manage cell_v2 list_cells | awk -F"|" "\\$2 ~ / cell1 /{print \\$3}" | tr -d " ")"'),
-                unless=f"{CONF_URL} | {{ IFS= read -r url && {manage.format('nova-manage cell_v2 list_cells --verbose')} "
-                       "2>/dev/null | grep ' cell1 ' | grep -qF -- \"$url\"; }",
+                # both on one pipe into awk: the URL (it holds the password) on no command line
+                unless=f"{{ {CONF_URL} && {manage.format('nova-manage cell_v2 list_cells --verbose')} 2>/dev/null; }} | "
+                       "awk 'NR == 1 { url = $0; next } / cell1 / && index($0, url) { found = 1 } "
+                       "END { exit !found }'",
                 title="cell1's message queue is nova.conf's transport_url"),
         db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova", ("nova", "nova_cell0")),
     ]
