@@ -3,8 +3,11 @@ holds, and the listener reports where the connection came from. What is
 verified is what arrived, not the rules that should make it arrive."""
 from __future__ import annotations
 
+import json
 import shlex
 import socket
+import subprocess
+import sys
 import uuid
 
 CONNECT_TIMEOUT = 10  # seconds; one hop on a lab network takes milliseconds
@@ -88,10 +91,6 @@ with ThreadPoolExecutor(64) as pool:
 def answering_from_namespace(netns: str, targets: list[tuple[str, int]], timeout: float = 2.0) -> set[tuple[str, int]]:
     """The (address, port) pairs of `targets` that accept a TCP connection made
     from network namespace `netns` of this machine (as root)."""
-    import json
-    import subprocess
-    import sys
-
     done = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _CONNECT_ALL,
                            json.dumps(targets), str(timeout)],
                           capture_output=True, text=True, timeout=60 + timeout * len(targets) / 32)

@@ -8,6 +8,7 @@ IPv6). UDP is not tried (nothing the suite runs answers a bare datagram)."""
 import ipaddress
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -83,8 +84,6 @@ def test_through_the_provider_bridge_nothing_answers(inventory, pool, outside):
     """A neighbour on the public segment may address the gateway's Neutron
     provider bridge by its MAC (ARP need not say so): sent that way, no socket of
     any host answers, not even the published ones (they are the public interface's)."""
-    import subprocess
-
     gw = inventory.gateway
     provider = gw.interfaces.get("provider")
     if not provider:
