@@ -7,7 +7,7 @@ from deploy.openstack_api import CONNECT_RETRIES, Neutron, admin_session, user_s
 from deploy.waits import WaitFailed, wait_for_status
 
 __all__ = ["CONNECT_RETRIES", "Neutron", "admin_session", "user_session", "NOVA_MICROVERSION",
-           "CINDER_MICROVERSION", "unhealthy_services", "service_table", "wait_volume"]
+           "CINDER_MICROVERSION", "unhealthy_services", "service_table", "wait_volume", "kept_connection_problem"]
 
 NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
 CINDER_MICROVERSION = "3.70"  # Zed's highest
@@ -40,3 +40,31 @@ def wait_volume(cinder, volume_id: str, status: str, timeout: float = 180):
     except WaitFailed as e:
         raise AssertionError(f"{e}: see cinder-volume's log on the controller "
                              "(/var/log/cinder/cinder-volume.log)") from None
+
+
+def kept_connection_problem(url: str, timeout: float = 30) -> str | None:
+    """What goes wrong for an HTTP/1.1 client that keeps its connection to `url`'s
+    server: HEAD, GET, GET on one connection, reconnecting only where an answer
+    said `Connection: close` (http.client, like urllib3, does exactly that). None
+    when all three are answered; else the request that failed and why."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
+    previous = None
+    try:
+        for method in ("HEAD", "GET", "GET"):
+            try:
+                connection.request(method, "/")
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException) as e:
+                after = (f" after a {previous[0]} answered {previous[1]} without 'Connection: close'"
+                         if previous else "")
+                return f"{method} /{after}: {type(e).__name__}: {e}"
+            previous = (method, response.status)
+    finally:
+        connection.close()
+    return None

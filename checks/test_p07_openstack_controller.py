@@ -8,8 +8,9 @@ from glanceclient import Client as GlanceClient
 from keystoneclient.v3 import client as keystone_client
 from novaclient import client as nova_client
 
-from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, Neutron, admin_session, service_table,
-                              unhealthy_services, user_session, wait_volume)
+from checks.openstack import (CINDER_MICROVERSION, NOVA_MICROVERSION, Neutron, admin_session,
+                              kept_connection_problem, service_table, unhealthy_services, user_session,
+                              wait_volume)
 from checks.readings import version_document_problem, version_url
 from deploy.phases.p07_openstack_controller.flavors import FLAVORS
 from deploy import glance_images
@@ -77,6 +78,24 @@ def test_every_catalog_endpoint_returns_its_version_document(session):
         else:
             failed.append(f"{services[ep.service_id].name} {ep.interface} {url}: {problems[0]}")
     assert not failed, "endpoints without their version document: " + "; ".join(failed)
+
+
+@pytest.mark.controller
+def test_every_catalog_endpoint_answers_a_client_that_keeps_its_connection(session):
+    """HTTP/1.1 clients (keystoneauth, the `openstack` CLI) send their next request
+    on the same connection unless the answer said `Connection: close`. An API
+    that closes without saying so resets that request (seen in CI: the CLI's
+    `server delete --wait` after the DELETE's 204). HEAD, GET, GET on one
+    connection to every server of the catalog must all be answered."""
+    keystone = keystone_client.Client(session=session, interface="public")
+    services = {s.id: s.name for s in keystone.services.list()}
+    servers = {}
+    for ep in keystone.endpoints.list():
+        root = "/".join(ep.url.split("/")[:3])
+        servers.setdefault(root, services[ep.service_id])
+    failed = [f"{name} {root}: {problem}" for root, name in sorted(servers.items())
+              if (problem := kept_connection_problem(root)) is not None]
+    assert not failed, "APIs that close a kept connection without saying so: " + "; ".join(failed)
 
 
 @pytest.mark.controller

@@ -26,6 +26,7 @@ PHASES = [p.id for p in all_phases()]
 API_CHECKS = {
     "test_admin_gets_a_token_and_every_service_user_exists": {"controller"},
     "test_every_catalog_endpoint_returns_its_version_document": {"controller"},
+    "test_every_catalog_endpoint_answers_a_client_that_keeps_its_connection": {"controller"},
     "test_glance_has_every_inventory_image_active_with_its_checksum": {"controller"},
     "test_nova_services_all_up": {"controller"},
     "test_neutron_answers_with_networks": {"controller"},

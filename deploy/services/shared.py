@@ -82,9 +82,18 @@ def authtoken(ctx: Context, user: str, *, cache: bool = True) -> dict[str, objec
     return section | service_credentials(ctx, user)
 
 
+# Debian's uwsgi files strip Content-Length (`rem-header`) and serve on a plain
+# http-socket, which closes the connection after every answer without saying so.
+# A client that keeps an HTTP/1.1 connection alive after a bodiless answer (a
+# DELETE's 204, a HEAD) sends its next request into the closed socket and gets
+# "Connection reset by peer" (the CLI's `server delete --wait` did, in CI).
+# Saying `Connection: close`, as devstack's uwsgi files do, makes clients reconnect.
+UWSGI_HEADERS = {"add-header": "Connection: close"}
+
+
 def uwsgi_workers(script: str, path: str, processes: int = API_WORKERS) -> Step:
-    return Ini(script, path, {"uwsgi": {"processes": processes, "threads": API_THREADS}},
-               title=f"{path}: {processes} processes")
+    return Ini(script, path, {"uwsgi": {"processes": processes, "threads": API_THREADS, **UWSGI_HEADERS}},
+               title=f"{path}: {processes} processes, Connection: close")
 
 
 def db_sync(script: str, package: str, command: str, user: str, databases: tuple[str, ...] = ()) -> Command:
