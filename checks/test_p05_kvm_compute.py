@@ -1,12 +1,14 @@
 """Checks of 05-kvm-compute: libvirt answers with the chosen domain type, a
-domain really starts, and the migration ports are open to the other computes
-only."""
+domain really starts; libvirt's remote socket speaks mutual TLS only (another
+compute's suite certificate is admitted, no certificate or a self-made one is
+refused, plain TCP is refused) and answers the other computes only."""
 import socket
 import uuid
 
 import pytest
 
-from deploy.phases.p05_kvm_compute import LIBVIRT_TCP_PORT
+from checks.probes import tls_stranger
+from deploy.phases.p05_kvm_compute import CA_FILE, LIBVIRT_TCP_PORT, LIBVIRT_TLS_PORT
 
 pytestmark = [pytest.mark.p05, pytest.mark.usefixtures("phase_p05")]
 
@@ -54,15 +56,42 @@ def test_a_domain_starts(host, remote):
         host.run("rm -f /tmp/%s.xml", name)
 
 
-@pytest.mark.compute
-def test_migration_port_reachable_from_other_computes(host, inventory, pool):
-    me = inventory.host(host.backend.hostname)
+def other_computes(inventory, me):
     others = [h for h in inventory.with_role("compute") if h.name != me.name]
     if not others:
         pytest.skip("only one compute host: nothing migrates")
-    probe = f"timeout 2 bash -c '</dev/tcp/{me.address}/{LIBVIRT_TCP_PORT}'"
-    failed = [o.name for o in others if pool[o.name].run(probe, check=False).rc != 0]
-    assert not failed, f"libvirt TCP {me.address}:{LIBVIRT_TCP_PORT} not reachable from {failed}"
+    return others
+
+
+@pytest.mark.compute
+def test_libvirt_admits_the_other_computes_over_tls(host, inventory, pool):
+    """What a live migration's source does: connect to this host's libvirt as
+    qemu+tls://ADDRESS/system with its own suite certificate, checking this
+    host's certificate against the address."""
+    me = inventory.host(host.backend.hostname)
+    failed = {}
+    for other in other_computes(inventory, me):
+        answer = pool[other.name].run(f"virsh -c qemu+tls://{me.address}/system hostname", check=False)
+        if not answer.ok or answer.stdout.strip() != me.name:
+            failed[other.name] = (answer.stderr or answer.stdout).strip()[-300:]
+    assert not failed, f"{me.name}: libvirt over TLS at {me.address}:{LIBVIRT_TLS_PORT} refused: {failed}"
+
+
+@pytest.mark.compute
+def test_libvirt_refuses_plain_tcp_and_clients_without_a_suite_certificate(host, inventory, pool):
+    """From another compute (admitted by the firewall): plain TCP to 16509 is
+    refused; a TLS client with no certificate, or with a self-signed one that
+    names an admitted compute, is refused after the handshake."""
+    me = inventory.host(host.backend.hostname)
+    other = other_computes(inventory, me)[0]
+    remote = pool[other.name]
+    plain = remote.run(f"timeout 2 bash -c '</dev/tcp/{me.address}/{LIBVIRT_TCP_PORT}'", check=False)
+    assert plain.rc != 0, f"{me.name}: libvirt's plain TCP {me.address}:{LIBVIRT_TCP_PORT} accepts {other.name}"
+    for kind in ("none", "foreign"):
+        verdict = tls_stranger(remote, me.address, int(LIBVIRT_TLS_PORT), CA_FILE, kind, other.name)
+        assert verdict.startswith("refused"), (
+            f"{me.name}: libvirt TLS {me.address}:{LIBVIRT_TLS_PORT} took a client from {other.name} with "
+            f"{'no certificate' if kind == 'none' else 'a self-signed certificate for ' + other.name}: {verdict}")
 
 
 @pytest.mark.compute
@@ -70,14 +99,14 @@ def test_migration_port_closed_to_others(host, inventory, pool):
     """From the controller (not a compute) and, for the gateway, from the public network. A dropped
     connection shows as a timeout; 2 s is far above any round trip on these networks."""
     me = inventory.host(host.backend.hostname)
-    probe = f"timeout 2 bash -c '</dev/tcp/{me.address}/{LIBVIRT_TCP_PORT}'"
+    probe = f"timeout 2 bash -c '</dev/tcp/{me.address}/{LIBVIRT_TLS_PORT}'"
     controller = inventory.controller
     assert pool[controller.name].run(probe, check=False).rc != 0, \
-        f"{me.name}: libvirt TCP {LIBVIRT_TCP_PORT} answers the controller, a non-compute host"
+        f"{me.name}: libvirt TLS {LIBVIRT_TLS_PORT} answers the controller, a non-compute host"
     if me.public_address:
         try:
-            socket.create_connection((me.public_address, int(LIBVIRT_TCP_PORT)), timeout=3).close()
+            socket.create_connection((me.public_address, int(LIBVIRT_TLS_PORT)), timeout=3).close()
             opened = True
         except OSError:
             opened = False
-        assert not opened, f"{me.name}: libvirt TCP {LIBVIRT_TCP_PORT} answers on public {me.public_address}"
+        assert not opened, f"{me.name}: libvirt TLS {LIBVIRT_TLS_PORT} answers on public {me.public_address}"

@@ -58,7 +58,8 @@ HOLDS: dict[str, list[str]] = {
     "p02": ["01-iptables: firewall rules gluster live", "01-iptables: firewall rules public live"],
     "p03": [],
     "p04": ["02-volumes-mount-helper: no package owns /usr/sbin/mount.nfs"],
-    "p05": ["04-libvirt-config: firewall rules migrate live", "05-libvirt-start: libvirt socket mode applied"],
+    "p05": ["04-libvirt-config: firewall rules migrate live", "05-libvirt-start: libvirt's plain TCP socket off",
+            "05-libvirt-start: libvirt's sockets as configured: group libvirt, TLS on the management address"],
     "p06": ["05-debconf-preseed: debconf answers loaded"],
     "p07": [
         "03-mysql-start: root password as in the secrets file",

@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 from dataclasses import dataclass, field
+from functools import cached_property
+
 from ..inventory import Host, Inventory
+from ..pki import Authority
 from ..secrets import Secrets
 from ..steps import Step
 
@@ -18,6 +21,11 @@ class Context:
     inventory: Inventory
     secrets: Secrets
     facts: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> discovered fact -> value
+
+    @cached_property
+    def pki(self) -> Authority:
+        """The inventory's certificate authority, beside its secrets (placeholders with them)."""
+        return Authority.beside(self.secrets)
 
     def fact(self, host: Host, name: str) -> str:
         """A discovered fact of a host; in a plan (nothing asked) a placeholder."""

@@ -3,8 +3,9 @@ every compute host, then the computes discovered into cell1.
 
 The report's 02-install-nova ... 05-nova-compute-start. Instances live on the
 GlusterFS mount (phase 04); the hypervisor type is the one phase 05 chose;
-live migration goes over libvirt's TCP socket on the management address
-(phase 05), with no block migration since the instances directory is shared.
+live migration goes over libvirt's TLS socket on the management address,
+guest memory in QEMU's own TLS (phase 05's certificates), with no block
+migration since the instances directory is shared.
 Tenant networks are VXLAN over the management network; only the gateway
 maps the physical public network (phase 09).
 """
@@ -40,7 +41,8 @@ def nova_compute_conf(ctx: Context, host: Host) -> dict:
                 "novncproxy_base_url": f"http://{inv.gateway.public_address}:6080/vnc_auto.html"},
         "libvirt": {"virt_type": virt_type,
                     # the shared instances directory makes block migration needless
-                    "live_migration_scheme": "tcp", "live_migration_inbound_addr": host.address,
+                    "live_migration_scheme": "tls", "live_migration_inbound_addr": host.address,
+                    "live_migration_with_native_tls": True,
                     "live_migration_permit_auto_converge": True},
         "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
     }

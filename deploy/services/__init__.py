@@ -19,6 +19,7 @@ from functools import cache
 from typing import Protocol
 
 from ..inventory import Inventory
+from ..pki import Authority
 from ..secrets import Secrets
 from ..steps import Step
 
@@ -28,6 +29,7 @@ class Context(Protocol):
     deploy.phases.Context is one; the services never import the phases)."""
     inventory: Inventory
     secrets: Secrets
+    pki: Authority
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""The suite's certificate authority: made once, 0600 files in a 0700 folder
+beside the secrets file; a certificate reused until what it names changes;
+keys masked; openssl accepts what it signs."""
+import os
+import stat
+import subprocess
+
+from deploy.pki import Authority, folder_for
+from deploy.secrets import Secrets, mask
+
+
+def authority(tmp_path):
+    return Authority.beside(Secrets(tmp_path / "lab.secrets.yaml"))
+
+
+def test_the_folder_sits_beside_the_secrets_file(tmp_path):
+    assert folder_for(tmp_path / "inventory.secrets.yaml") == tmp_path / "inventory.pki"
+
+
+def test_files_are_private_and_a_certificate_is_reused(tmp_path):
+    pki = authority(tmp_path)
+    first = pki.issue("compute1", ["compute1", "192.168.0.1"], "both")
+    again = authority(tmp_path).issue("compute1", ["192.168.0.1", "compute1"], "both")
+    assert again.cert == first.cert and again.key.reveal() == first.key.reveal()
+    folder = tmp_path / "lab.pki"
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    for f in folder.iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+    assert "BEGIN PRIVATE KEY" not in mask(f"log: {first.key.reveal()}")
+    assert str(first.key) == "******"
+
+
+def test_a_changed_address_or_purpose_issues_again(tmp_path):
+    pki = authority(tmp_path)
+    first = pki.issue("compute1", ["compute1", "192.168.0.1"], "both")
+    moved = pki.issue("compute1", ["compute1", "192.168.0.9"], "both")
+    assert moved.cert != first.cert
+    assert pki.issue("compute1", ["compute1", "192.168.0.9"], "server").cert != moved.cert
+
+
+def test_openssl_verifies_the_chain_and_names(tmp_path):
+    pki = authority(tmp_path)
+    issued = pki.issue("gateway", ["198.51.100.1"], "server")
+    (tmp_path / "leaf.pem").write_text(issued.cert)
+    done = subprocess.run(["openssl", "verify", "-CAfile", str(pki.ca_path()), "-purpose", "sslserver",
+                           "-verify_ip", "198.51.100.1", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    wrong = subprocess.run(["openssl", "verify", "-CAfile", str(pki.ca_path()), "-verify_ip", "198.51.100.2",
+                            str(tmp_path / "leaf.pem")], capture_output=True, text=True)
+    assert wrong.returncode != 0
+
+
+def test_placeholders_touch_nothing(tmp_path):
+    pki = Authority.beside(Secrets(tmp_path / "none.secrets.yaml", create=False))
+    assert pki.issue("x", ["x"]).cert.startswith("<certificate:")
+    assert not (tmp_path / "none.pki").exists()
