@@ -2,21 +2,45 @@
 be, the VM network with DHCP, the router to the public network, ICMP and SSH
 in the default security group, the dashboard on the gateway's public address
 (a real browser logs in), and nothing else answering there."""
+import base64
+import hashlib
+import http.client
 import socket
+import ssl
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from checks.tools import headless_chromium
 from checks.openstack import Neutron, admin_session
 from deploy.phases.p09_openstack_gateway import dashboard, networks
 from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT
+from deploy.pki import folder_for
 from deploy.waits import WaitTimeout, wait_for
 
 pytestmark = [pytest.mark.p09, pytest.mark.usefixtures("phase_p09")]
 
-PUBLIC_PORTS = {22: "SSH", dashboard.HTTP_PORT: "dashboard", NOVNC_PORT: "noVNC"}
+PUBLIC_PORTS = {22: "SSH", dashboard.HTTP_PORT: "dashboard's redirect", dashboard.HTTPS_PORT: "dashboard",
+                NOVNC_PORT: "noVNC"}
+
+
+def suite_tls(inventory) -> ssl.SSLContext:
+    """A client context that trusts the suite's CA only (and checks names)."""
+    return ssl.create_default_context(cafile=str(folder_for(inventory.secrets_path) / "ca.pem"))
+
+
+def verified_key_hash(inventory, address: str, port: int) -> str:
+    """The server's certificate, verified against the suite's CA for `address`:
+    its public key's SHA-256 (base64), as Chromium's SPKI list takes it."""
+    with socket.create_connection((address, port), timeout=30) as raw:
+        with suite_tls(inventory).wrap_socket(raw, server_hostname=address) as tls:
+            der = tls.getpeercert(binary_form=True)
+    cert = x509.load_der_x509_certificate(der)
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -94,22 +118,74 @@ def test_default_security_group_allows_icmp_and_ssh(session):
 
 
 @pytest.mark.gateway
-def test_dashboard_login_page_on_the_public_address(host, inventory):
+def test_dashboard_login_page_over_https_with_the_suites_certificate(host, inventory):
+    """The login page over HTTPS, the certificate checked against the suite's CA
+    and the public address; its cookies go over HTTPS only."""
     url = dashboard.url(inventory.host(host.backend.hostname)) + "auth/login/"
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy in the environment
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}),   # never via an environment's proxy
+                                         urllib.request.HTTPSHandler(context=suite_tls(inventory)))
     with direct.open(url, timeout=60) as response:
         page = response.read().decode(errors="replace")
+        cookies = response.headers.get_all("Set-Cookie") or []
     assert response.status == 200 and 'name="password"' in page, f"{url}: no login form"
+    assert any(c.strip().startswith("csrftoken=") for c in cookies), f"{url}: no CSRF cookie set ({cookies})"
+    insecure = [c.split("=", 1)[0] for c in cookies if "secure" not in c.lower().replace(" ", "").split(";")]
+    assert not insecure, f"{url}: cookies not marked Secure (sent over plain HTTP too): {insecure}"
+
+
+@pytest.mark.gateway
+def test_dashboard_over_http_only_redirects_to_https(host, inventory):
+    """Plain HTTP serves no page, whatever the name asked for: every path is
+    redirected to the same path over HTTPS on the public address."""
+    gw = inventory.host(host.backend.hostname)
+    for name in (gw.public_address, "localhost"):
+        connection = http.client.HTTPConnection(gw.public_address, dashboard.HTTP_PORT, timeout=30)
+        try:
+            connection.request("GET", dashboard.WEBROOT + "auth/login/", headers={"Host": name})
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        location = response.getheader("Location") or ""
+        wanted = f"https://{gw.public_address}{dashboard.WEBROOT}auth/login/"
+        assert response.status in (301, 308) and location == wanted, (
+            f"http://{gw.public_address} (Host: {name}) answered {response.status} {location!r} "
+            f"({len(body)} bytes), not a redirect to {wanted}")
+
+
+@pytest.mark.gateway
+def test_novnc_proxy_speaks_tls_only_with_the_suites_certificate(host, inventory):
+    """The console proxy on the public address: HTTPS with the suite's certificate
+    for that address; a plain HTTP request gets no page."""
+    gw = inventory.host(host.backend.hostname)
+    url = f"https://{gw.public_address}:{NOVNC_PORT}/vnc_auto.html"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=suite_tls(inventory)))
+    with direct.open(url, timeout=60) as response:
+        assert response.status == 200 and b"noVNC" in response.read(), f"{url}: not the noVNC page"
+    connection = http.client.HTTPConnection(gw.public_address, NOVNC_PORT, timeout=30)
+    try:
+        connection.request("GET", "/vnc_auto.html")
+        plain = connection.getresponse()
+        served = plain.status == 200 and b"noVNC" in plain.read()
+    except (OSError, http.client.HTTPException):
+        served = False
+    finally:
+        connection.close()
+    assert not served, f"http://{gw.public_address}:{NOVNC_PORT}/vnc_auto.html serves the console page in clear"
 
 
 @pytest.mark.gateway
 def test_browser_logs_in_as_admin_and_reaches_instances(host, inventory, secrets):
     from selenium.webdriver.common.by import By
 
-    base = dashboard.url(inventory.host(host.backend.hostname))
-    driver = headless_chromium()
+    gw = inventory.host(host.backend.hostname)
+    base = dashboard.url(gw)
+    driver = headless_chromium(trusted_keys=(verified_key_hash(inventory, gw.public_address, dashboard.HTTPS_PORT),))
     try:
-        driver.get(base + "auth/login/")
+        driver.get(dashboard.http_url(gw) + "auth/login/")   # as a user types it: redirected to HTTPS
+        wait_for(lambda: driver.current_url.startswith(base), 60, f"the browser to land on {base}",
+                 describe=lambda _: driver.current_url)
         driver.find_element(By.ID, "id_username").send_keys("admin")
         driver.find_element(By.ID, "id_password").send_keys(secrets.get("admin_keystone").reveal())
         driver.find_element(By.ID, "loginBtn").click()

@@ -26,8 +26,11 @@ def ensure_chromium() -> None:
     ensure_tools({CHROMIUM: "chromium", CHROMEDRIVER: "chromium-driver"})
 
 
-def headless_chromium():
-    """A Selenium WebDriver for headless Chromium; the caller quits it."""
+def headless_chromium(trusted_keys: tuple[str, ...] = ()):
+    """A Selenium WebDriver for headless Chromium; the caller quits it.
+    `trusted_keys`: base64 SHA-256 hashes of public keys (SPKI) that Chromium
+    accepts for TLS although no system CA signed them: the suite's own
+    certificates, verified against the suite's CA by the caller first."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -37,6 +40,8 @@ def headless_chromium():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1280,900", "--no-proxy-server"):
         options.add_argument(arg)
+    if trusted_keys:
+        options.add_argument("--ignore-certificate-errors-spki-list=" + ",".join(trusted_keys))
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(120)
     return driver

@@ -102,9 +102,10 @@ HOLDS: dict[str, list[str]] = {
         "02-neutron-agents-start: /usr/sbin/ebtables is /usr/local/sbin/ebtables-front (alternatives)",
         "02-novnc-forward: firewall rules novnc live",
         "02-neutron-agents-start: firewall rules provider live",
-        "06-dashboard-config: Apache's default SSL site disabled",
+        "06-dashboard-config: Apache's default sites disabled",
+        "06-dashboard-config: mod_ssl, mod_rewrite and site deploy-dashboard enabled",
         "07-dashboard-start: firewall rules dashboard live",
-        "07-dashboard-start: wait for dashboard login page answering at http://198.51.100.1/horizon/auth/login/",
+        "07-dashboard-start: wait for dashboard login page answering at https://198.51.100.1/horizon/auth/login/",
         "03-nova-network-create: wait for the DHCP, L3, metadata and linuxbridge agents on compute1 alive",
         "04-nova-secgroup-add: networks vm and public, router gateway-router, ICMP and SSH allowed",
         "04-nova-secgroup-add: wait for router gateway-router's ports and vm's DHCP port wired by the agents on "

@@ -88,7 +88,7 @@ def test_summary_names_dashboard_users_password_places_and_first_command_without
     files = handoff.write(inventory, secrets)
     lines = handoff.summary(inventory, secrets, files)
     text = "\n".join(lines)
-    assert f"http://{inventory.gateway.public_address}/horizon/" in text
+    assert f"https://{inventory.gateway.public_address}/horizon/" in text and "inventory.pki/ca.pem" in text
     assert f"password admin_keystone in {inventory.secrets_path}" in text
     assert f"password demo_keystone in {inventory.secrets_path}" in text
     assert str(inventory.path.parent / "clouds.yaml") in text

@@ -52,7 +52,7 @@ def test_config_carries_identity_credentials_images_flavors_network_and_dashboar
     assert (conf["validation"]["image_ssh_user"], conf["validation"]["image_alt_ssh_user"]) == ("tiny", "tiny")
     assert (conf["compute"]["flavor_ref"], conf["compute"]["flavor_ref_alt"]) == ("1", "2")   # m1.tiny, m1.small
     assert conf["network"]["public_network_id"] == "33333333-cccc"
-    assert conf["dashboard"]["dashboard_url"] == f"http://{inventory.gateway.public_address}/horizon/"
+    assert conf["dashboard"]["dashboard_url"] == f"https://{inventory.gateway.public_address}/horizon/"
     assert conf["scenario"]["img_file"] == "/cache/tiny.qcow2"
 
 

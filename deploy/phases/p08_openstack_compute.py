@@ -38,7 +38,7 @@ def nova_compute_conf(ctx: Context, host: Host) -> dict:
         "glance": {"api_servers": f"http://{ctl}:9292"},
         "cinder": {"os_region_name": inv.region},
         "vnc": {"enabled": True, "server_listen": host.address, "server_proxyclient_address": host.address,
-                "novncproxy_base_url": f"http://{inv.gateway.public_address}:6080/vnc_auto.html"},
+                "novncproxy_base_url": f"https://{inv.gateway.public_address}:6080/vnc_auto.html"},
         "libvirt": {"virt_type": virt_type,
                     # the shared instances directory makes block migration needless
                     "live_migration_scheme": "tls", "live_migration_inbound_addr": host.address,

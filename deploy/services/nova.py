@@ -2,13 +2,17 @@
 api, conductor, scheduler, noVNC proxy), its three databases and the cells."""
 from __future__ import annotations
 
-from ..steps import Await, Command, Line, Packages, Service, Step
+from ..steps import Await, Command, File, Line, Packages, Service, Step
 from . import Context, Endpoint, ServiceSpec
 from .shared import RABBIT_UWSGI
 from .shared import (authtoken, config, controller_name, db_sync, db_url, python_get, service_credentials,
                      transport_url, uwsgi_workers)
 
 API_PORT, METADATA_PORT, NOVNC_PORT = 8774, 8775, 6080
+# The noVNC proxy's certificate (the suite's authority) for the gateway's public
+# address, where browsers reach it: the console's keystrokes cross the public
+# network, so the proxy speaks TLS only.
+NOVNC_CERT, NOVNC_KEY = "/etc/nova/ssl/novnc.pem", "/etc/nova/ssl/novnc.key"
 
 
 def nova_conf(ctx: Context) -> dict:
@@ -17,7 +21,8 @@ def nova_conf(ctx: Context) -> dict:
     ctl = controller_name(inv)
     return {
         "DEFAULT": {"my_ip": inv.controller.address, "transport_url": transport_url(ctx, "nova"),
-                    "osapi_compute_workers": 2, "metadata_workers": 2},
+                    "osapi_compute_workers": 2, "metadata_workers": 2,
+                    "ssl_only": True, "cert": NOVNC_CERT, "key": NOVNC_KEY},
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": db_url(ctx, "nova_api", "nova")},
         "database": {"connection": db_url(ctx, "nova", "nova")},
@@ -51,12 +56,17 @@ def steps(ctx: Context) -> list[Step]:
     # nova-novncproxy unit then exits at once.
     proxy_type = Line("23-nova-config", "/etc/default/nova-consoleproxy", "NOVA_CONSOLE_PROXY_TYPE=novnc",
                       match=lambda l: l.startswith("NOVA_CONSOLE_PROXY_TYPE="), title="console proxy type noVNC")
+    inv = ctx.inventory
+    issued = ctx.pki.issue("novnc", [inv.gateway.public_address, inv.controller.address], "server")
+    novnc_tls = [File("23-nova-config", NOVNC_CERT, issued.cert, title=f"{NOVNC_CERT}: noVNC's certificate"),
+                 File("23-nova-config", NOVNC_KEY, issued.key, mode="0640", group=SPEC.group,
+                      title=f"{NOVNC_KEY}: its key")]
     manage = "su -s /bin/sh -c '{}' nova"
     list_cells = manage.format("nova-manage cell_v2 list_cells") + " 2>/dev/null"
     url = f"http://{controller_name(ctx.inventory)}:{API_PORT}/"
     result: list[Step] = [
         Packages("20-nova-install", list(SPEC.packages), hold_services=True),
-        conf, api, metadata, proxy_type,
+        conf, api, metadata, proxy_type, *novnc_tls,
         db_sync("24-nova-init-db", "nova-api", "nova-manage api_db sync", "nova", ("nova_api",)),
         Command("24-nova-init-db",
                 f"cells=$({list_cells}); "
@@ -78,7 +88,7 @@ def steps(ctx: Context) -> list[Step]:
                 title="cell1's message queue is nova.conf's transport_url"),
         db_sync("24-nova-init-db", "nova-common", "nova-manage db sync", "nova", ("nova", "nova_cell0")),
     ]
-    own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type]}
+    own = {"nova-api": [api], "nova-api-metadata": [metadata], "nova-novncproxy": [proxy_type, *novnc_tls]}
     # a service holds its cells' connections from its start: restarted when cell1's queue changed
     result += [Service("25-nova-start", s, restart_on=[conf, cell_queue, *own.get(s, [])]) for s in SPEC.units]
     result.append(Await("25-nova-start", python_get(url), f"Nova API answering on {url}", timeout=180))
