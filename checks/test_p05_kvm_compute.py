@@ -110,3 +110,34 @@ def test_migration_port_closed_to_others(host, inventory, pool):
         except OSError:
             opened = False
         assert not opened, f"{me.name}: libvirt TLS {LIBVIRT_TLS_PORT} answers on public {me.public_address}"
+
+
+@pytest.mark.compute
+def test_libvirt_migrates_only_over_tls(host, inventory, remote, pool):
+    """A small test domain (no disk) live-migrated from this host to the next
+    compute, as Nova asks (peer to peer, qemu+tls://ADDRESS/system): without
+    the TLS flag the daemons refuse, so guest memory never crosses in clear;
+    with it the domain arrives running."""
+    me = inventory.host(host.backend.hostname)
+    computes = [h for h in inventory.with_role("compute")]
+    if len(computes) < 2:
+        pytest.skip("only one compute host: nothing migrates")
+    target = computes[(computes.index(next(h for h in computes if h.name == me.name)) + 1) % len(computes)]
+    name = f"check-migrate-{uuid.uuid4().hex[:8]}"
+    xml = TEST_DOMAIN.format(virt_type=virt_type_of(host), name=name)
+    uri = f"qemu+tls://{target.address}/system"
+    remote.put(f"/tmp/{name}.xml", xml.encode())
+    try:
+        remote.run(["virsh", "-c", "qemu:///system", "create", f"/tmp/{name}.xml"])
+        clear = remote.run(["virsh", "-c", "qemu:///system", "migrate", "--live", "--p2p", name, uri], check=False)
+        assert not clear.ok, f"{me.name} -> {target.name}: a migration without TLS was carried out"
+        assert "TLS" in clear.stderr, f"{me.name} -> {target.name}: migration without TLS failed otherwise: {clear.stderr}"
+        tls = remote.run(["virsh", "-c", "qemu:///system", "migrate", "--live", "--p2p", "--tls", name, uri],
+                         check=False, timeout=180)
+        assert tls.ok, f"{me.name} -> {target.name}: migration over TLS failed: {(tls.stderr or tls.stdout).strip()}"
+        state = pool[target.name].run(["virsh", "-c", "qemu:///system", "domstate", name], check=False)
+        assert state.stdout.strip() == "running", f"{target.name}: the migrated domain is {state.stdout.strip()!r}"
+    finally:
+        for h in (me, target):
+            pool[h.name].run(["virsh", "-c", "qemu:///system", "destroy", name], check=False)
+        host.run("rm -f /tmp/%s.xml", name)
