@@ -1,7 +1,13 @@
 """tiny: what CirrOS is, made of Debian's packages. Debian's cloud kernel, a
 busybox userland, dropbear for SSH, e2fsprogs and blkid for a second disk, and
 what test harnesses written for CirrOS call in a guest: Debian's sudo (no
-password for the image's users), busybox's nc, a `dhclient` over udhcpc. All of
+password for the image's users), Debian's curl (Tempest reads the metadata
+service with it), Debian's ping (busybox's needs root; this one pings as any
+user over ICMP datagram sockets, which the boot allows to every group as
+systemd does on Debian) with bash as the login user's shell (busybox-static's
+ash runs its own applet for any applet's name, whatever PATH says), the
+config drive readable by group cdrom as on Debian, busybox's nc, a
+`dhclient` over udhcpc. All of
 it in the initramfs, which is the root. The disk only carries SYSLINUX, the
 kernel and the initramfs, so stock Nova boots it by BIOS from the first disk."""
 from __future__ import annotations
@@ -26,9 +32,16 @@ NAME = "tiny"
 PACKAGES = ["busybox-static", "dropbear-bin", "e2fsprogs", "util-linux", "sudo",
             "libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g",
             "libext2fs2", "libcom-err2", "libblkid1", "libuuid1",
-            "libpam0g", "libpam-modules", "libaudit1", "libcap-ng0", "libselinux1", "libpcre2-8-0"]
+            "libpam0g", "libpam-modules", "libaudit1", "libcap-ng0", "libselinux1", "libpcre2-8-0",
+            # curl and the libraries it links (ldd /usr/bin/curl on Debian 12)
+            "curl", "libcurl4", "libbrotli1", "libffi8", "libgnutls30", "libgssapi-krb5-2", "libhogweed6",
+            "libidn2-0", "libk5crypto3", "libkeyutils1", "libkrb5-3", "libkrb5support0", "libldap-2.5-0",
+            "libnettle8", "libnghttp2-14", "libp11-kit0", "libpsl5", "librtmp1", "libsasl2-2", "libssh2-1",
+            "libssl3", "libtasn1-6", "libunistring2", "libzstd1",
+            "iputils-ping", "libcap2", "bash", "libtinfo6"]
 # binaries that are not busybox applets, or are better than the applet (mke2fs makes ext4)
-BINARIES = ["usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/dbclient",
+BINARIES = ["usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/dbclient", "usr/bin/curl", "bin/ping",
+            "bin/bash",
             "sbin/mke2fs", "sbin/e2fsck", "sbin/resize2fs", "sbin/blkid"]
 LINKS = {"/sbin/mkfs.ext4": "mke2fs", "/sbin/mkfs.ext3": "mke2fs", "/sbin/mkfs.ext2": "mke2fs",
          "/sbin/fsck.ext4": "e2fsck", "/sbin/fsck.ext2": "e2fsck", "/usr/bin/ssh": "dbclient"}
@@ -248,10 +261,11 @@ def _builtin(kdir: Path, name: str) -> bool:
 def _etc(tree: Tree) -> None:
     user, uid = USER
     # '*' (not '!'): no password can match, yet dropbear still accepts keys; it refuses '!' accounts.
-    tree.file("/etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{uid}:{user}:/home/{user}:/bin/sh\n")
+    # root keeps busybox's ash; the login user gets bash, so that PATH decides (Debian's ping, not the applet)
+    tree.file("/etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{uid}:{user}:/home/{user}:/bin/bash\n")
     tree.file("/etc/shadow", f"root:*:19000:0:99999:7:::\n{user}:*:19000:0:99999:7:::\n", 0o600)
-    tree.file("/etc/group", f"root:x:0:\ntty:x:5:\nwheel:x:10:{user}\n{user}:x:{uid}:\n")
-    tree.file("/etc/shells", "/bin/sh\n/bin/ash\n")
+    tree.file("/etc/group", f"root:x:0:\ntty:x:5:\nwheel:x:10:{user}\ncdrom:x:24:{user}\n{user}:x:{uid}:\n")
+    tree.file("/etc/shells", "/bin/sh\n/bin/ash\n/bin/bash\n")
     tree.file("/etc/hostname", "tiny\n")
     tree.file("/etc/hosts", "127.0.0.1 localhost\n127.0.1.1 tiny\n")  # until the metadata names it
     tree.file("/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")
