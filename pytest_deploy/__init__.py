@@ -8,6 +8,7 @@ in conftest.py, or `-p pytest_deploy`), which loads its parts:
   failures  known faults and first aid in a failed test's message; the diagnostics
   masking   secrets out of everything pytest shows or writes
   report    scenario timings, report sections, the run report, the terminal summary
+  tempest_junit  Tempest's test cases merged into the run's JUnit file, one by one
 
 Checks and scenarios use the fixtures and, in their own hooks, `inventory_of`.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from .state import inventory_of
 
 pytest_plugins = ["pytest_deploy.options", "pytest_deploy.hosts", "pytest_deploy.phases",
-                  "pytest_deploy.failures", "pytest_deploy.masking", "pytest_deploy.report"]
+                  "pytest_deploy.failures", "pytest_deploy.masking", "pytest_deploy.report",
+                  "pytest_deploy.tempest_junit"]
 
 __all__ = ["inventory_of"]

@@ -23,6 +23,7 @@ COLLECTED = pytest.StashKey[bool]()                           # evidence from th
 TEST_FAILED = pytest.StashKey[bool]()                         # on an item: its setup or call failed
 TRIAGE = pytest.StashKey[tuple[float, list[str]]]()           # (when, lines) of the last triage
 HANDOFF = pytest.StashKey[list[str]]()                        # the summary of the credentials files written
+TEMPEST_JUNIT = pytest.StashKey[Path]()                       # Tempest's JUnit file, merged into the run's
 LOCKED = pytest.StashKey[bool]()                              # this run holds the hosts' run lock
 
 
