@@ -13,9 +13,7 @@ inventory and the secrets.
 """
 from __future__ import annotations
 
-import os
 import re
-import secrets as _random
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from .services.keystone import DEMO
 from .phases.p09_openstack_gateway.dashboard import url as dashboard_url
 from .pki import folder_for
 from .phases.p09_openstack_gateway.networks import VM_NETWORK
-from .secrets import Secrets
+from .secrets import Secrets, SecretsError, write_private as write_private_atomically
 
 CLOUDS_FILE = "clouds.yaml"
 DOMAIN = "Default"
@@ -99,29 +97,11 @@ def openrc(inv: Inventory, secrets: Secrets, suffix: str, user: User) -> str:
 
 
 def write_private(path: Path, text: str) -> Path:
-    """Atomically, as the secrets file is written: a new temporary file beside it
-    (never an existing file nor a symlink's target), 0600 whatever the umask,
-    synced, renamed over `path`, the rename synced."""
-    tmp = path.with_name(f".{path.name}.{_random.token_hex(8)}.tmp")
+    """Atomically and 0600, as the secrets file is written (deploy.secrets.write_private)."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except OSError as e:
-        raise HandoffError(f"{tmp}: cannot create the temporary file of {path.name} ({e.strerror})") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+        write_private_atomically(path, text, what=path.name)
+    except SecretsError as e:
+        raise HandoffError(str(e)) from None
     return path
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .inventory import Inventory
+from .pki import folder_for
 from .tempest_config import workspace
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ PACKAGES = ["tempest", "python3-stestr", "subunit", "python3-junitxml"]
 TOOLS = [TEMPEST, STESTR, SUBUNIT2JUNITXML, JUNITXML_MODULE]
 CONCURRENCY = 2            # the lab's 2 cores also run every guest
 DEFAULT_JUNIT = Path("reports/tempest.xml")
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"   # Debian's bundle (ca-certificates)
 
 
 class TempestError(RuntimeError):
@@ -100,6 +102,21 @@ def read_junit(path: Path) -> Outcome:
     return outcome
 
 
+def trust_bundle(inv: Inventory, folder: Path) -> Path | None:
+    """The system's CAs and the suite's CA in one file, for SSL_CERT_FILE: Tempest's
+    dashboard test opens the HTTPS dashboard with Python's default context, which
+    has no option for a CA of its own (its other clients take identity's
+    ca_certificates_file)."""
+    ca = folder_for(inv.secrets_path) / "ca.pem"
+    if not ca.exists():   # no deploy made one: the dashboard's certificate will not verify, and says so
+        log.warning("tempest: %s is missing: the system's CAs only", ca)
+        return None
+    system = Path(SYSTEM_CAS).read_text() if Path(SYSTEM_CAS).exists() else ""
+    bundle = folder / "ca-bundle.pem"
+    bundle.write_text(system + ("\n" if system and not system.endswith("\n") else "") + ca.read_text())
+    return bundle
+
+
 def run(inv: Inventory, config: Path, junit: Path = DEFAULT_JUNIT, smoke: bool = False,
         regex: str | None = None) -> Outcome:
     """Run Tempest (output live on the terminal), write its JUnit file, return its outcome."""
@@ -111,7 +128,8 @@ def run(inv: Inventory, config: Path, junit: Path = DEFAULT_JUNIT, smoke: bool =
     folder.mkdir(parents=True, exist_ok=True)
     argv = run_argv(config.resolve(), smoke, regex)
     log.info("tempest: %s (in %s)", " ".join(argv), folder)
-    ran = subprocess.run(argv, cwd=folder)
+    bundle = trust_bundle(inv, folder)
+    ran = subprocess.run(argv, cwd=folder, env={**os.environ, **({"SSL_CERT_FILE": str(bundle)} if bundle else {})})
     junit = junit.resolve()
     junit.parent.mkdir(parents=True, exist_ok=True)
     stream = subprocess.run([STESTR, "last", "--subunit"], cwd=folder, capture_output=True)
