@@ -104,27 +104,43 @@ def answering_from_namespace(netns: str, targets: list[tuple[str, int]], timeout
 # print how the server took it. TLS 1.3 servers judge the client's certificate
 # after the handshake, so the verdict is read from the first receive.
 _TLS_STRANGER = """
-import os, socket, ssl, subprocess, sys, tempfile
+import os, shutil, socket, ssl, subprocess, sys, tempfile
 address, port, ca, kind, name, timeout = sys.argv[1:]
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 context.load_verify_locations(ca)
 context.check_hostname = False   # the client's side is under test here, not the server's name
-if kind == "foreign":
-    folder = tempfile.mkdtemp()
-    key, cert = os.path.join(folder, "key.pem"), os.path.join(folder, "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-subj", "/CN=" + name, "-days", "1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    context.load_cert_chain(cert, key)
+folder = tempfile.mkdtemp()
 try:
-    with socket.create_connection((address, int(port)), timeout=float(timeout)) as raw:
-        with context.wrap_socket(raw) as tls:
-            data = tls.recv(1)
-            print("refused: closed" if not data else "accepted: it sent data")
-except socket.timeout:
-    print("accepted: the connection stayed open, waiting for a request")
-except (ssl.SSLError, ConnectionError) as e:
-    print(f"refused: {e}")
+    if kind == "foreign":
+        key, cert = os.path.join(folder, "key.pem"), os.path.join(folder, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-subj", "/CN=" + name, "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        context.load_cert_chain(cert, key)
+    try:
+        raw = socket.create_connection((address, int(port)), timeout=float(timeout))
+    except OSError as e:   # nothing to judge: no TLS server answered
+        print(f"no server: {e}")
+        sys.exit(0)
+    with raw:
+        try:
+            tls = context.wrap_socket(raw)   # the handshake: the server's certificate is verified
+        except ssl.SSLCertVerificationError as e:
+            print(f"bad server certificate: {e}")
+            sys.exit(0)
+        except (ssl.SSLError, ConnectionError) as e:   # TLS 1.2 judges the client within the handshake
+            print(f"refused: in the handshake: {e}")
+            sys.exit(0)
+        with tls:
+            try:
+                data = tls.recv(1)
+                print("refused: closed" if not data else "accepted: it sent data")
+            except socket.timeout:
+                print("accepted: the connection stayed open, waiting for a request")
+            except (ssl.SSLError, ConnectionError) as e:
+                print(f"refused: {e}")
+finally:
+    shutil.rmtree(folder, ignore_errors=True)
 """
 
 
@@ -132,7 +148,8 @@ def tls_stranger(remote, address: str, port: int, ca_file: str, kind: str, name:
                  timeout: float = 5.0) -> str:
     """How the TLS server at address:port treats a client from `remote`'s host
     that has no certificate (kind "none") or a self-signed one for `name`
-    ("foreign"): "refused: ..." or "accepted: ..."."""
+    ("foreign"): "refused: ...", "accepted: ...", "bad server certificate: ..."
+    (not the suite's), or "no server: ..." when nothing answered the connection."""
     done = remote.run(shlex.join(["timeout", str(timeout + 20), "python3", "-c", _TLS_STRANGER, address, str(port),
                                   ca_file, kind, name, str(timeout)]), check=False)
     if not done.ok:

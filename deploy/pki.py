@@ -10,7 +10,8 @@ when it expires within RENEW_BEFORE. The operator trusts `ca.pem` in a browser
 or passes it to clients (`--os-cacert`).
 
 A private key is a secret: registered for masking, written only into 0600 files
-here and into root-only files on the host that uses it.
+here and into root-only files on the host that uses it. Issued certificates
+live in issued/ (no host name can collide with the authority's own files).
 """
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ CA_DAYS = 3650
 LEAF_DAYS = 397                 # the browsers' longest accepted lifetime
 RENEW_BEFORE = datetime.timedelta(days=30)
 PURPOSES = ("server", "client", "both")
+ISSUED = "issued"
+# Phases make their hosts' steps in parallel threads, each maybe with its own
+# Authority of the same folder: one lock for all, so one CA is ever made.
+_FOLDER_LOCK = threading.Lock()
 
 
 class PkiError(SecretsError):
@@ -82,7 +87,7 @@ class Authority:
         return self.folder / "ca.pem"
 
     def _authority(self):
-        with self._lock:
+        with _FOLDER_LOCK:
             if self._ca is None:
                 self._ca = self._load_or_make_ca()
             return self._ca
@@ -141,7 +146,7 @@ class Authority:
         if self.folder is None:
             return Issued(name, f"<certificate:{name}>\n", Secret(f"<secret:key-{name}>\n"))
         ca_cert, ca_key = self._authority()
-        with self._lock:
+        with _FOLDER_LOCK:
             stored = self._stored(name, addresses, purpose, ca_cert)
             if stored is not None:
                 return stored
@@ -150,12 +155,17 @@ class Authority:
     def _stored(self, name, addresses, purpose, ca_cert) -> Issued | None:
         from cryptography import x509
 
-        cert_path, key_path = self.folder / f"{name}.pem", self.folder / f"{name}.key"
+        from cryptography.hazmat.primitives import serialization
+
+        cert_path, key_path = self._leaf_paths(name)
         if not (cert_path.exists() and key_path.exists()):
             return None
         cert_pem, key_pem = _read(cert_path), _read(key_path)
         register(key_pem)
         cert = x509.load_pem_x509_certificate(cert_pem.encode())
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        if not (_signed_by(cert, ca_cert) and _same_key(cert.public_key(), key.public_key())):
+            return None   # another authority's (a CA made again), or a key left by a renewal that died
         try:
             usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         except x509.ExtensionNotFound:
@@ -190,9 +200,20 @@ class Authority:
                 .sign(ca_key, hashes.SHA256()))
         key_pem, cert_pem = _key_pem(key), cert.public_bytes(serialization.Encoding.PEM).decode()
         register(key_pem)
-        write_private(self.folder / f"{name}.key", key_pem, what=f"the key of {name}")
-        write_private(self.folder / f"{name}.pem", cert_pem, what=f"the certificate of {name}")
+        cert_path, key_path = self._leaf_paths(name)
+        try:
+            cert_path.parent.mkdir(mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise PkiError(f"{cert_path.parent}: cannot create ({e.strerror})") from None
+        write_private(key_path, key_pem, what=f"the key of {name}")
+        write_private(cert_path, cert_pem, what=f"the certificate of {name}")
         return Issued(name, cert_pem, Secret(key_pem))
+
+    def _leaf_paths(self, name: str) -> tuple[Path, Path]:
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"certificate name {name!r}: a plain file name is needed")
+        folder = self.folder / ISSUED
+        return folder / f"{name}.pem", folder / f"{name}.key"
 
 
 def _leaf_key_usage():
@@ -202,6 +223,21 @@ def _leaf_key_usage():
     return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
                          data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
                          encipher_only=False, decipher_only=False)
+
+
+def _signed_by(cert, ca_cert) -> bool:
+    """Really signed by this CA's key (a CA made again has the same name)."""
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+        return True
+    except Exception:   # InvalidSignature, a wrong issuer name, an unsupported algorithm
+        return False
+
+
+def _same_key(a, b) -> bool:
+    from cryptography.hazmat.primitives import serialization
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return a.public_bytes(*spki) == b.public_bytes(*spki)
 
 
 def _now() -> datetime.datetime:
