@@ -141,9 +141,16 @@ def _initramfs(root: Path, kver: str) -> Tree:
     busybox = root / "bin" / "busybox"
     tree.file("/bin/busybox", busybox, 0o755)
     applets = subprocess.run([busybox, "--list-full"], capture_output=True, text=True, check=True).stdout
+    names = {a.rsplit("/", 1)[-1] for a in applets.split() if not a.startswith(("sbin/", "usr/sbin/"))}
     for applet in applets.split():
         if applet != "bin/busybox":  # the list names the binary itself too
             tree.symlink("/" + applet, "/bin/busybox")
+        # The login user's bash finds commands by PATH (/usr/bin:/bin under dropbear),
+        # not as busybox's ash does: its sbin applets (ip, ifconfig ...) there too,
+        # as Debian puts ip in /usr/bin.
+        name = applet.rsplit("/", 1)[-1]
+        if applet.startswith(("sbin/", "usr/sbin/")) and name not in names:
+            tree.symlink("/usr/bin/" + name, "/bin/busybox")
     tree.symlink("/init", "/bin/busybox")  # busybox init, by its name
 
     libs: set[str] = set()

@@ -29,6 +29,7 @@ PACKAGES = ["qemu-system-x86", "qemu-utils", "libvirt-daemon-system", "libvirt-c
 LIBVIRT_TCP_PORT = "16509"            # plain TCP: off (checked refused)
 LIBVIRT_TLS_PORT = "16514"
 MIGRATION_PORTS = (61000, 61063)     # above GlusterFS's brick range 49152-60999
+SOCKETS = "libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket libvirtd-tls.socket"
 
 # Where libvirt (as daemon and as migration client) and QEMU look for them by default.
 CA_FILE = "/etc/pki/CA/cacert.pem"
@@ -115,7 +116,8 @@ def steps(ctx: Context, host: Host) -> list[Step]:
                    '# Written by the deploy suite: libvirtd stays up (no idle --timeout),\n'
                    '# so its TLS socket is served without a round of socket activation.\nLIBVIRTD_ARGS=""\n')
     listen = File("04-libvirt-config", "/etc/systemd/system/libvirtd-tls.socket.d/listen.conf",
-                  f"[Socket]\nListenStream=\nListenStream={host.address}:{LIBVIRT_TLS_PORT}\n",
+                  # FreeBind: bound at boot even before the network has put the address in place
+                  f"[Socket]\nListenStream=\nListenStream={host.address}:{LIBVIRT_TLS_PORT}\nFreeBind=yes\n",
                   title="libvirt TLS socket on the management address only")
     # Debian's socket is world-writable and leaves the rest to polkit, which has no
     # agent here: nova-compute (group libvirt) would be refused. Admit the group only.
@@ -134,14 +136,15 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         Service("05-libvirt-start", "libvirtd-tls.socket", running=None),   # enabled; started below
         Service("05-libvirt-start", "libvirtd.service", restart_on=[conf, qemu, default, listen, *certificates]),
         # A socket unit cannot be (re)started under its running service: stop the
-        # service, restart its sockets, start it. Done until the sockets are as
-        # systemd reports them: the group's mode, the TLS socket on its address.
-        Command("05-libvirt-start", "systemctl daemon-reload && systemctl stop libvirtd.service && "
-                "systemctl restart libvirtd.socket libvirtd-tls.socket && systemctl start libvirtd.service",
+        # service and all its sockets at once (a client connecting in between would
+        # start the service again by activation), start the sockets, then the service.
+        # Done until what listens is as configured: the group's mode on the local
+        # socket, the TLS socket bound to the management address.
+        Command("05-libvirt-start", f"systemctl daemon-reload && systemctl stop libvirtd.service {SOCKETS} && "
+                f"systemctl start {SOCKETS} && systemctl start libvirtd.service",
                 unless="test \"$(stat -c '%a %G' /run/libvirt/libvirt-sock)\" = '660 libvirt' && "
-                       "systemctl -q is-active libvirtd-tls.socket && "
-                       f"test \"$(systemctl show -P Listen libvirtd-tls.socket)\" = "
-                       f"{shlex.quote(f'{host.address}:{LIBVIRT_TLS_PORT} (Stream)')}",
+                       f"ss -Hltn 'sport = :{LIBVIRT_TLS_PORT}' | awk '{{print $4}}' | "
+                       f"grep -qxF {shlex.quote(f'{host.address}:{LIBVIRT_TLS_PORT}')}",
                 title="libvirt's sockets as configured: group libvirt, TLS on the management address"),
     ]
     return result
