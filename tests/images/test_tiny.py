@@ -84,3 +84,21 @@ def test_what_a_cirros_test_harness_calls(tiny, tmp_path):
         out = wait_for(lambda: "rc=" in (text := renewed()) and text, 90, "dhclient -r && dhclient in tiny",
                        transient=(images.ImageError,))
         assert out.splitlines()[0] == "rc=0" and len(out.splitlines()) == 2, out
+
+
+def test_the_login_user_finds_ip_and_pings_as_test_harnesses_do(tiny, tmp_path):
+    """What Tempest and the scenarios run as the image's user (not root): `ip`
+    on PATH, and Debian's ping as that user (busybox's needs root), with
+    Tempest's own command line."""
+    report = boot.boot_test("tiny", tiny, tmp_path, disk=False, commands={
+        "shell": "echo $0 $BASH_VERSION",
+        "ip": "ip -4 -o addr show lo",
+        "ping": "set -eu -o pipefail; PATH=$PATH:/sbin:/usr/sbin; ping -c1 -w1 -s56 127.0.0.1 && echo PING-OK",
+        "curl": "command -v curl",
+    })
+    out = report.outputs
+    assert report.user == "tiny"
+    assert "bash" in out["shell"], out["shell"]
+    assert "127.0.0.1/8" in out["ip"], out["ip"]
+    assert "PING-OK" in out["ping"], out["ping"]
+    assert out["curl"].strip() == "/usr/bin/curl", out["curl"]
