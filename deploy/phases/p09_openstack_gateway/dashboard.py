@@ -97,8 +97,8 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     tls = [File("06-dashboard-config", CA_FILE, ctx.pki.ca_pem(), title=f"{CA_FILE}: the suite's authority"),
            File("06-dashboard-config", CERT_FILE, issued.cert, title=f"{CERT_FILE}: for {host.public_address}"),
            File("06-dashboard-config", KEY_FILE, issued.key, mode="0600", title=f"{KEY_FILE}: its key"),
-           site_file := File("06-dashboard-config", SITE_FILE, site(host),
-                             title=f"{SITE_FILE}: HTTPS, HTTP redirected")]
+           File("06-dashboard-config", SITE_FILE, site(host),
+                title=f"{SITE_FILE}: HTTPS, HTTP redirected")]
     apache = [
         # Debian enables Apache's default SSL site beside Horizon without enabling
         # mod_ssl, and Apache then refuses to start; its default site would serve
