@@ -18,7 +18,7 @@ from checks.tools import headless_chromium
 from checks.openstack import Neutron, admin_session
 from deploy.phases.p09_openstack_gateway import dashboard, networks
 from deploy.phases.p09_openstack_gateway.agents import NOVNC_PORT
-from deploy.pki import folder_for
+from deploy.pki import ca_file
 from deploy.waits import WaitTimeout, wait_for
 
 pytestmark = [pytest.mark.p09, pytest.mark.usefixtures("phase_p09")]
@@ -29,7 +29,7 @@ PUBLIC_PORTS = {22: "SSH", dashboard.HTTP_PORT: "dashboard's redirect", dashboar
 
 def suite_tls(inventory) -> ssl.SSLContext:
     """A client context that trusts the suite's CA only (and checks names)."""
-    return ssl.create_default_context(cafile=str(folder_for(inventory.secrets_path) / "ca.pem"))
+    return ssl.create_default_context(cafile=str(ca_file(inventory.secrets_path)))
 
 
 def verified_key_hash(inventory, address: str, port: int) -> str:

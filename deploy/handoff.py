@@ -23,7 +23,7 @@ import yaml
 from .inventory import Inventory
 from .services.keystone import DEMO
 from .phases.p09_openstack_gateway.dashboard import url as dashboard_url
-from .pki import folder_for
+from .pki import ca_file
 from .phases.p09_openstack_gateway.networks import VM_NETWORK
 from .secrets import Secrets, SecretsError, write_private as write_private_atomically
 
@@ -132,7 +132,7 @@ def summary(inv: Inventory, secrets: Secrets, files: list[Path]) -> list[str]:
     name = cloud_name(inv)
     lines = [f"cloud {name} is ready",
              f"  dashboard  {dashboard_url(inv.gateway)}  (domain {DOMAIN}; its certificate is signed by "
-             f"the suite's CA {folder_for(inv.secrets_path) / 'ca.pem'}: trust that in your browser)"]
+             f"the suite's CA {ca_file(inv.secrets_path)}: trust that in your browser)"]
     for suffix, user in users():
         lines.append(f"  user       {user.name} (project {user.project}, role {user.roles}): cloud {name}-{suffix}, "
                      f"password {user.secret} in {secrets.path}")

@@ -48,10 +48,18 @@ class Issued:
     key: Secret
 
 
+CA_FILE = "ca.pem"
+
+
 def folder_for(secrets_path: Path) -> Path:
     """inventory.secrets.yaml -> inventory.pki (same directory, same stem)."""
     stem = secrets_path.name.removesuffix(".yaml").removesuffix(".secrets")
     return secrets_path.with_name(stem + ".pki")
+
+
+def ca_file(secrets_path: Path) -> Path:
+    """The authority's certificate, what clients and browsers are told to trust."""
+    return folder_for(secrets_path) / CA_FILE
 
 
 class Authority:
@@ -84,7 +92,7 @@ class Authority:
         if self.folder is None:
             return None
         self._authority()
-        return self.folder / "ca.pem"
+        return self.folder / CA_FILE
 
     def _authority(self):
         with _FOLDER_LOCK:
@@ -99,7 +107,7 @@ class Authority:
         from cryptography.x509.oid import NameOID
 
         assert self.folder is not None
-        cert_path, key_path = self.folder / "ca.pem", self.folder / "ca.key"
+        cert_path, key_path = self.folder / CA_FILE, self.folder / "ca.key"
         if cert_path.exists() or key_path.exists():
             cert = x509.load_pem_x509_certificate(_read(cert_path).encode())
             key = serialization.load_pem_private_key(_read(key_path).encode(), password=None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .inventory import Inventory
-from .pki import folder_for
+from .pki import ca_file
 from .tempest_config import workspace
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,18 @@ class Outcome:
         return out
 
 
+def case_result(case: ET.Element) -> tuple[str, str]:
+    """One <testcase> of subunit2junitxml's file: ("failed", Tempest's whole text),
+    ("skipped", the reason) or ("passed", "")."""
+    bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+    if bad is not None:
+        return "failed", (bad.text or bad.get("message") or "").strip()
+    skip = case.find("skipped")
+    if skip is not None:
+        return "skipped", (skip.get("message") or skip.text or "").strip()
+    return "passed", ""
+
+
 def read_junit(path: Path) -> Outcome:
     """subunit2junitxml's file: <testcase classname name> with <failure>/<error>/<skipped>."""
     try:
@@ -90,13 +102,11 @@ def read_junit(path: Path) -> Outcome:
     outcome = Outcome()
     for case in root.iter("testcase"):
         name = ".".join(p for p in (case.get("classname"), case.get("name")) if p)
-        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
-        skip = case.find("skipped")
-        if bad is not None:
-            text = (bad.get("message") or bad.text or "").strip()
+        kind, text = case_result(case)
+        if kind == "failed":
             outcome.failed.append((name, text.splitlines()[-1][:300] if text else "(no message)"))
-        elif skip is not None:
-            outcome.skipped.append((name, (skip.get("message") or skip.text or "").strip()[:300]))
+        elif kind == "skipped":
+            outcome.skipped.append((name, text[:300]))
         else:
             outcome.passed.append(name)
     return outcome
@@ -107,7 +117,7 @@ def trust_bundle(inv: Inventory, folder: Path) -> Path | None:
     dashboard test opens the HTTPS dashboard with Python's default context, which
     has no option for a CA of its own (its other clients take identity's
     ca_certificates_file)."""
-    ca = folder_for(inv.secrets_path) / "ca.pem"
+    ca = ca_file(inv.secrets_path)
     if not ca.exists():   # no deploy made one: the dashboard's certificate will not verify, and says so
         log.warning("tempest: %s is missing: the system's CAs only", ca)
         return None

@@ -20,7 +20,7 @@ from .handoff import DOMAIN, auth_url, users, write_private
 from .inventory import Inventory
 from .phases.p07_openstack_controller.flavors import FLAVORS
 from .phases.p09_openstack_gateway.dashboard import url as dashboard_url
-from .pki import folder_for
+from .pki import ca_file
 from .phases.p09_openstack_gateway.networks import PUBLIC_NETWORK, VM_NETWORK
 from .secrets import Secrets
 
@@ -88,7 +88,7 @@ def settings(inv: Inventory, secrets: Secrets, facts: CloudFacts, folder: Path) 
         "identity": {"uri_v3": auth_url(inv), "auth_version": "v3", "region": inv.region,
                      "v3_endpoint_type": "public",
                      # the dashboard's HTTPS certificate is the suite's own authority's
-                     "ca_certificates_file": str(folder_for(inv.secrets_path) / "ca.pem")},
+                     "ca_certificates_file": str(ca_file(inv.secrets_path))},
         "identity-feature-enabled": {"api_v2": False, "api_v3": True},
         "compute": {
             "image_ref": facts.image_ids[image.name], "image_ref_alt": facts.image_ids[alt_image.name],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.secrets import mask
+from deploy.tempest import case_result
 
 from .state import TEMPEST_JUNIT
 
@@ -29,16 +30,14 @@ def tempest_cases(tempest_xml: Path) -> list[ET.Element]:
     for case in ET.parse(tempest_xml).getroot().iter("testcase"):
         out = ET.Element("testcase", {"classname": case.get("classname") or SUITE,
                                       "name": case.get("name") or "?", "time": case.get("time") or "0"})
-        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
-        skip = case.find("skipped")
-        if bad is not None:
-            text = mask((bad.text or bad.get("message") or "").strip())
+        kind, text = case_result(case)
+        text = mask(text)
+        if kind == "failed":
             last = text.splitlines()[-1][:300] if text else "Tempest test failed"
             element = ET.SubElement(out, "failure", {"message": last})
             element.text = text
-        elif skip is not None:
-            reason = mask((skip.get("message") or skip.text or "").strip())
-            ET.SubElement(out, "skipped", {"type": "pytest.skip", "message": reason})
+        elif kind == "skipped":
+            ET.SubElement(out, "skipped", {"type": "pytest.skip", "message": text})
         cases.append(out)
     return cases
 
