@@ -17,7 +17,7 @@ from .packages import (DPKG_INTERRUPTED, DPKG_LOCK, DPKG_LOCK_HOLDER, GUARD_MARK
                        LOCK_FREE, LOCK_WAIT_S, POLICY_RC_D, Packages, guard_in_place, guard_script, held)
 from .services import Account, Service, Sysctl
 
-__all__ = ["Action", "Change", "Refused", "Step", "no_change", "Await", "Command", "Block", "Edit", "File", "Ini", "Line",
-           "ini_set", "DPKG_INTERRUPTED", "DPKG_LOCK", "DPKG_LOCK_HOLDER", "GUARD_MARK", "HOLDS", "LEGACY_GUARD",
+__all__ = ["Action", "Change", "Refused", "Step", "no_change", "Await", "Command", "Block", "Edit", "File", "Ini",
+           "Line", "ini_set", "DPKG_INTERRUPTED", "DPKG_LOCK", "DPKG_LOCK_HOLDER", "GUARD_MARK", "HOLDS", "LEGACY_GUARD",
            "LOCK_FREE", "LOCK_WAIT_S", "POLICY_RC_D", "Packages", "guard_in_place", "guard_script", "held",
            "Account", "Service", "Sysctl"]
