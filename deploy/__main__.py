@@ -17,7 +17,7 @@ from .phases import Context, all_phases
 from .plan import plan
 from .remote import Pool, RemoteError
 from .runlock import RunLockError, take_all
-from .runner import PhaseError, apply_phase
+from .runner import PhaseError, PreconditionError, apply_phase, check_preconditions
 from .secrets import MaskingFilter, Secrets, SecretsError
 
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             take_all(pool)  # one run per host at a time; what a dead run left running is ended
+            check_preconditions(phases, ctx, pool)  # e.g. a brick on a host the inventory lost: nothing changed
             for i, phase in enumerate(phases):
                 apply_phase(phase, ctx, pool, ahead=phases[i + 1:])
         finally:
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(phases) == len(all_phases()):   # the whole cloud: hand it over
             files = handoff.write(inventory, ctx.secrets)
             print("\n".join(handoff.summary(inventory, ctx.secrets, files)))
-    except (InventoryError, SecretsError, PhaseError, RunLockError, RemoteError, handoff.HandoffError) as e:
+    except (InventoryError, SecretsError, PhaseError, PreconditionError, RunLockError, RemoteError,
+            handoff.HandoffError) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 2
     return 0

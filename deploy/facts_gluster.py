@@ -84,3 +84,58 @@ class GlusterBricksOnline(Fact):
 
     def parse(self, result: Result) -> int:
         return sum(bool(re.match(r"Online.*: Y", line)) for line in result.stdout.splitlines())
+
+
+def replica_count(info: dict[str, str] | None) -> int:
+    """The replica count `gluster volume info` shows: "N x R = T", "N x (D + A) = T" (arbiter: D + A),
+    a bare "T" (distribute: 1); 0 when there is no volume or the line is unreadable."""
+    count = (info or {}).get("Number of Bricks", "")
+    if m := re.fullmatch(r"\d+ x (\d+) = \d+", count):
+        return int(m[1])
+    if m := re.fullmatch(r"\d+ x \((\d+) \+ (\d+)\) = \d+", count):
+        return int(m[1]) + int(m[2])
+    return 1 if count.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class GlusterBricks(Fact):
+    """A volume's bricks in order, as HOST:PATH (`gluster volume info`'s BrickN lines); none when it
+    does not exist. Apart from GlusterVolume so that a step can tell "no brick of the inventory's" from
+    "no volume" (the create step's business)."""
+    name: str
+    absent: ClassVar[tuple] = ()
+
+    def command(self) -> str:
+        return f"gluster volume info {q(self.name)}"
+
+    def parse(self, result: Result) -> tuple[str, ...]:
+        if not result.ok:
+            return ()
+        found = (re.fullmatch(r"Brick\d+: (\S+?:/.*?)( \(arbiter\))?", line.strip())
+                 for line in result.stdout.splitlines())
+        return tuple(m[1] for m in found if m)
+
+
+REBALANCED = ("in progress", "completed")
+
+
+@dataclass(frozen=True)
+class GlusterRebalanced(Fact):
+    """The nodes whose rebalance of a volume is in progress or completed (`gluster volume rebalance
+    VOL status`; the host asking is "localhost"); none when no rebalance ever ran (it then exits 1)."""
+    name: str
+    absent: ClassVar[frozenset] = frozenset()
+
+    def command(self) -> str:
+        return f"gluster volume rebalance {q(self.name)} status"
+
+    def parse(self, result: Result) -> frozenset[str]:
+        if not result.ok:
+            return frozenset()
+        nodes = set()
+        for line in result.stdout.splitlines():
+            # Node, Rebalanced-files, size, scanned, failures, skipped, status (may be two words), run time
+            words = line.split()
+            if len(words) >= 8 and words[1].isdigit() and " ".join(words[6:-1]) in REBALANCED:
+                nodes.add(words[0])
+        return frozenset(nodes)

@@ -113,10 +113,15 @@ def _check_roles(inv: Inventory) -> None:
     if not computes:
         raise InventoryError("hosts: at least one host must have role 'compute'")
     replica = inv.glusterfs.replica
-    if replica < 1 or len(computes) % replica:
+    n = len(computes)
+    if replica < 1 or n % replica:
+        # phase 03 grows a volume by whole replica sets or raises its replica count (deploy/gluster_growth.py)
+        counts = [c for c in ((n // replica) * replica, (n // replica + 1) * replica) if c]
+        fitting = [r for r in range(2, n + 1) if n % r == 0] or [1]
         raise InventoryError(
-            f"glusterfs.replica: {replica} does not fit the {len(computes)} compute hosts "
-            "(their number must be a multiple of the replica count)")
+            f"glusterfs.replica: {replica} does not fit the {n} compute hosts (their number must be a multiple "
+            f"of the replica count: {' or '.join(map(str, counts))} compute hosts for replica {replica}, or "
+            f"replica {' or '.join(map(str, fitting))} for these {n})")
 
 
 def _check_floating_half(inv: Inventory) -> None:

@@ -28,6 +28,9 @@ def render_plan(ctx: Context, phases: Sequence[Phase]) -> str:
             out.append(f"== {phase.title} on {host.name} ({host.address}; {roles})")
             for name, command in phase.discover.items():
                 out.append(f"   <{name}> is asked first: {command}")
+            for condition in phase.preconditions(ctx, host) if phase.preconditions else ():
+                for command in dict.fromkeys(map(str, condition.facts)):
+                    out.append(f"   before the run changes any host: {command}")
             for n, step in enumerate(steps, 1):
                 note = "" if step.idempotent else "  [not idempotent: runs every time]"
                 out.append(f"  {n:2d}. {step.key}{note}")

@@ -19,7 +19,7 @@ from .inventory import Host
 from .phases import Context, Phase
 from .remote import Pool, Remote, RemoteError
 from .secrets import mask
-from .steps import Action, Step
+from .steps import Action, Refused, Step
 from .waits import WaitTimeout, wait_for
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,28 @@ class PhaseError(RuntimeError):
         super().__init__("\n".join(lines))
 
 
+class PreconditionError(RuntimeError):
+    """A state found at the start of a run that the run must not act on; nothing was changed."""
+
+
+def check_preconditions(phases: Sequence[Phase], ctx: Context, pool: Pool) -> None:
+    """Every precondition of `phases`, per host in one round trip, hosts in parallel, before any
+    phase runs; PreconditionError with one line per problem, each naming the host."""
+    wanted: dict[str, list] = {}
+    for phase in phases:
+        for host in phase.targets(ctx.inventory) if phase.preconditions else ():
+            wanted.setdefault(host.name, []).extend(phase.preconditions(ctx, host))
+
+    def problems(name: str) -> list[str]:
+        values = read(pool[name], (f for c in wanted[name] for f in c.facts))
+        return [f"{name}: {p}" for c in wanted[name] for p in c.problems(*(values[f] for f in c.facts))]
+
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as executor:
+        found = [line for lines in executor.map(problems, wanted) for line in lines]
+    if found:
+        raise PreconditionError("refused before changing anything:\n" + "\n".join(found))
+
+
 def execute(remote: Remote, action: Action) -> None:
     if action.await_check is not None:
         # a busy host that does not answer within 30 s is asked again; other errors end the wait
@@ -108,7 +130,7 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
                 for action in change.actions:
                     execute(remote, action)
                 stale = True
-        except (RemoteError, WaitTimeout) as e:
+        except (RemoteError, WaitTimeout, Refused) as e:
             result.error = f"step {step.key}: {mask(str(e))}"
             break
         except Exception as e:  # a step's own bug must still name the step and host

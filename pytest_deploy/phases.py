@@ -12,7 +12,7 @@ from deploy import handoff
 from deploy.phases import Context, Phase, all_phases
 from deploy.remote import Pool, RemoteError
 from deploy.runlock import RunLockError, take_all
-from deploy.runner import PhaseError, PhaseResult, apply_phase
+from deploy.runner import PhaseError, PhaseResult, PreconditionError, apply_phase, check_preconditions
 
 from .state import HANDOFF, LOCKED, RESULTS
 
@@ -47,7 +47,9 @@ def phase_fixture(phase_id: str):
             request.config.stash[LOCKED] = True
             try:
                 take_all(pool, progress=log.info)
-            except (RunLockError, RemoteError) as e:
+                # what this session deploys, checked before any of it changes a host
+                check_preconditions([p for p in phases if p.id in needed(request.session)], deploy_context, pool)
+            except (RunLockError, RemoteError, PreconditionError) as e:
                 pytest.exit(f"deploy: {e}", returncode=3)
         log.info("phase %s: applying", phase.title)
         try:

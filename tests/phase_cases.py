@@ -10,7 +10,8 @@ written as the host would show it, not taken from the steps that read it:
 from __future__ import annotations
 
 from deploy.facts import Fact, MountType, PathOwner, PathStat, PathType, SqlScalar, Succeeds, UserGroups
-from deploy.facts_gluster import GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool, GlusterVolume
+from deploy.facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool,
+                                  GlusterVolume)
 from deploy.inventory import Host
 from deploy.phases import Context, Phase
 from deploy.runner import apply_host
@@ -28,7 +29,14 @@ VIRT_GROUP = ("performance.quick-read", "performance.io-cache", "network.remote-
 def volume(name: str, uid: int) -> dict[str, str]:
     """`gluster volume info NAME` of a started volume with the virt group and its owner set."""
     return {"Volume Name": name, "Type": "Replicate", "Status": "Started", "Number of Bricks": "1 x 4 = 4",
+            **{f"Brick{i}": brick for i, brick in enumerate(bricks(name), 1)},
             **{key: "on" for key in VIRT_GROUP}, "storage.owner-uid": str(uid), "storage.owner-gid": str(uid)}
+
+
+def bricks(name: str) -> tuple[str, ...]:
+    """Its bricks: one per compute, in a directory of the brick filesystem named after the volume."""
+    leaf = "brick" if name == "vm-instances" else f"{name}-brick"
+    return tuple(f"{h}:/export/gluster/{leaf}" for h in COMPUTES)
 
 
 def named(host: str) -> dict[Fact, object]:
@@ -43,6 +51,8 @@ def named(host: str) -> dict[Fact, object]:
         out[GlusterGroupKeys("virt")] = VIRT_GROUP
         out[GlusterVolume("vm-instances")] = volume("vm-instances", 64060)
         out[GlusterVolume("cinder-volumes")] = volume("cinder-volumes", 64061)
+        out[GlusterBricks("vm-instances")] = bricks("vm-instances")
+        out[GlusterBricks("cinder-volumes")] = bricks("cinder-volumes")
         out[GlusterBricksOnline("vm-instances", STATUS_LOCK)] = 4
         out[GlusterBricksOnline("cinder-volumes", STATUS_LOCK)] = 4
         out[SqlScalar(NOVA_COMPUTES_UP)] = 4

@@ -42,7 +42,8 @@ def test_plan_with_broken_inventory_fails_in_one_line(tmp_path):
     run = pytest_run(tmp_path, "--plan", f"--inventory={bad}")
     assert run.returncode == 4
     assert run.stdout.strip() == f"ERROR: inventory: {bad}: glusterfs.replica: 3 does not fit the 4 compute hosts " \
-                                 "(their number must be a multiple of the replica count)"
+                                 "(their number must be a multiple of the replica count: 3 or 6 compute hosts for " \
+                                 "replica 3, or replica 2 or 4 for these 4)"
 
 
 def test_broken_inventory_stops_a_run_before_any_host(tmp_path):

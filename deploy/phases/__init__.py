@@ -33,6 +33,14 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Precondition:
+    """What must hold on a host before a run changes any host: facts read at the
+    start of the run, and what is wrong with their values (one line each; none: fine)."""
+    facts: tuple[Any, ...]          # deploy.facts.Fact
+    problems: Callable[..., list[str]]
+
+
+@dataclass(frozen=True)
 class OperatorTask:
     """Work of a phase done on the operator's machine rather than on a host:
     `prepare` runs beside the hosts' steps (it needs no cloud), `apply` after
@@ -56,6 +64,9 @@ class Phase:
     # services held): the runner applies them on hosts that a later phase leaves idle.
     early: Callable[[Context, Host], list[Step]] | None = None
     early_after: int = 6   # 04 gives nova its numeric id, 06 the debconf answers
+    # Read on each target host before the first phase of a run changes anything
+    # (runner.check_preconditions): a state the run must not act on, named with what to do.
+    preconditions: Callable[[Context, Host], list[Precondition]] | None = None
 
     def targets(self, inventory: Inventory) -> list[Host]:
         return [h for h in inventory.hosts if any(h.has_role(r) for r in self.roles)]

@@ -5,6 +5,10 @@ instances volume and for Cinder's volumes (the report's nova-volume used LVM
 and iSCSI, which this suite's lab kernel lacks: see phase 07's cinder). A
 volume is created only if absent: a re-run never recreates it or touches its
 data.
+Scaling out (deploy/gluster_growth.py): bricks the inventory gained are added to
+an existing volume, keeping its replicas as the inventory says; a brick on a host
+the inventory no longer has stops the run before it changes anything, naming the
+host and how to drain it.
 """
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ import shlex
 
 from ..inventory import Host, Inventory
 from ..facts import check
-from ..facts_gluster import GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool, GlusterVolume
-from ..steps import Await, Command, Step
-from . import Context, Phase
+from ..facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool,
+                             GlusterRebalanced, GlusterVolume, replica_count)
+from ..gluster_growth import VolumeBricks, drain_problems, growth, host_of, rebalance_command, rebalanced
+from ..steps import Await, Command, Refused, Step
+from . import Context, Phase, Precondition
 from .ids import CINDER_GID, CINDER_UID, NOVA_GID, NOVA_UID
 from .p02_glusterfs_all import brick_dir
 
@@ -72,6 +78,8 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
         "02-glusterfs-create-volume",
         f"{GLUSTER} volume create {vol} replica {inv.glusterfs.replica} transport tcp {shlex.join(members)}",
         unless=check(info, lambda found: found is not None, f"volume {name} exists"), title=f"volume {name} exists")]
+    # a volume made for fewer computes gets the inventory's new bricks (deploy/gluster_growth.py)
+    result.append(VolumeBricks("02-glusterfs-create-volume", name, tuple(members), inv.glusterfs.replica))
     result.append(Command(
         "02-glusterfs-create-volume", f"{GLUSTER} volume set {vol} group {OPTION_GROUP}",
         # applied when every key of the group shows among the volume's reconfigured options
@@ -95,7 +103,42 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
                           title=f"{name}: offline bricks restarted"))
     result.append(Await("02-glusterfs-create-volume", online, f"all {len(members)} bricks of {name} online",
                         timeout=120))
+    if len(members) > inv.glusterfs.replica:
+        # distributed: files spread over the replica sets once every brick host has rebalanced
+        # (a host added later has not); not needed for one replica set, nor for a raised replica count
+        hosts = [host_of(b) for b in members]
+        result.append(Command("02-glusterfs-create-volume", rebalance_command(name),
+                              unless=check(GlusterRebalanced(name), rebalanced(hosts, inv.controller.name),
+                                           f"a rebalance in progress or completed on {', '.join(hosts)}"),
+                              title=f"{name}: rebalanced over its replica sets"))
     return result
 
 
-PHASE = Phase(3, "glusterfs-controller", ("controller",), steps)
+def preconditions(ctx: Context, host: Host) -> list[Precondition]:
+    """Before any host changes: no brick (nor peer) on a host the inventory lost, and every
+    volume grows as the inventory says, else one line naming the host and what to do."""
+    if not host.has_role("controller"):
+        return []
+    inv = ctx.inventory
+    names = list(volumes(inv))
+    wanted = {name: bricks(inv, name) for name in names}
+    hosts = [h.name for h in inv.hosts]
+    facts = (GlusterPool(), *(f for name in names for f in (GlusterVolume(name), GlusterBricks(name))))
+
+    def problems(pool, *found) -> list[str]:
+        layout = {name: (found[2 * i + 1], replica_count(found[2 * i])) for i, name in enumerate(names)
+                  if found[2 * i] is not None}
+        out = drain_problems(layout, wanted, hosts, pool)
+        if out:
+            return out
+        for name, (current, replica_now) in layout.items():
+            try:
+                growth(name, current, replica_now, wanted[name], inv.glusterfs.replica)
+            except Refused as e:
+                out.append(str(e))
+        return out
+
+    return [Precondition(facts, problems)]
+
+
+PHASE = Phase(3, "glusterfs-controller", ("controller",), steps, preconditions=preconditions)

@@ -9,6 +9,10 @@ from typing import Any
 from ..facts import Check, Fact
 
 
+class Refused(RuntimeError):
+    """A step that will not act on what it found (it would lose data): one line saying what to do instead."""
+
+
 @dataclass(frozen=True)
 class Action:
     """One thing done to a host: a shell command, a file written, or a condition awaited."""
