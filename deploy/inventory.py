@@ -112,6 +112,7 @@ class Inventory:
     package_proxy: str
     images: tuple[Image, ...] = field(default=())
     flavors: tuple[str, ...] = ()   # phase 07 makes them (openstack.flavors)
+    secrets_file: Path | None = None   # secrets.file; None: beside the inventory
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -132,8 +133,9 @@ class Inventory:
 
     @property
     def secrets_path(self) -> Path:
-        """Generated passwords live beside the inventory, one file per inventory."""
-        return self.path.with_name(self.path.stem + ".secrets.yaml")
+        """Generated passwords live beside the inventory, one file per inventory, unless
+        secrets.file names one (inventories of one cloud share it)."""
+        return self.secrets_file or self.path.with_name(self.path.stem + ".secrets.yaml")
 
 
 # ---------------------------------------------------------------- loading
@@ -233,6 +235,7 @@ def _parse(path: Path, raw: Any) -> Inventory:
         package_proxy=pkg["proxy"],
         images=tuple(_image(i, item, base) for i, item in enumerate(top["images"])),
         flavors=tuple(os_f["flavors"]),
+        secrets_file=_local(base, top["secrets"]["file"]) if top["secrets"]["file"] is not None else None,
     )
 
 

@@ -138,6 +138,12 @@ PACKAGES = {
     "proxy": Field("string", 'an http:// URL (http://HOST[:PORT][/]) or "" for none', check=proxy, default=""),
 }
 
+SECRETS = {
+    "file": Field("path", PATH_TEXT + "; the generated passwords; the suite's CA lives beside it (FILE's stem + .pki/). "
+                  "Inventories of one cloud share it (a grown copy of the inventory, say)", check=local_path,
+                  default=None, default_doc="INVENTORY.secrets.yaml beside the inventory"),
+}
+
 IMAGE = {
     "name": Field("string", "1-64 letters, digits and ._-, unique",
                   check=pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "is not an image name")),
@@ -163,6 +169,7 @@ SCHEMA = {
     "openstack": _section(OPENSTACK, default={}),
     "time": _section(TIME, default={}),
     "packages": _section(PACKAGES, default={}),
+    "secrets": _section(SECRETS, default={}),
     "images": Field("list", "images for Glance, each with exactly one of build, file, url", (list,), default=[]),
 }
 ITEMS = {"hosts": HOST, "images": IMAGE}   # lists of mappings, read one item at a time

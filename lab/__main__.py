@@ -1,4 +1,4 @@
-"""python -m lab up|status|down|destroy|ssh HOST [--inventory PATH]"""
+"""python -m lab up|status|down|destroy|ssh HOST|power-cut HOST [--inventory PATH]"""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +8,13 @@ import sys
 
 from deploy.inventory import InventoryError, load_inventory
 
-from . import LabError, destroy, down, status, up
+from . import LabError, destroy, down, find_host, power_cut, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description="The embedded lab: hosts as containers.")
-    parser.add_argument("command", choices=["up", "status", "down", "destroy", "ssh"])
-    parser.add_argument("host", nargs="?", help="for ssh: the host to log in to")
+    parser.add_argument("command", choices=["up", "status", "down", "destroy", "ssh", "power-cut"])
+    parser.add_argument("host", nargs="?", help="for ssh: the host to log in to; for power-cut: the host to kill")
     parser.add_argument("--inventory", default=os.environ.get("DEPLOY_INVENTORY", "inventory.yaml"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
             for s in status(inv):
                 print(f"{s.name:<12} {s.address:<15} {'running' if s.running else 'stopped':<8} "
                       f"ssh {'ok' if s.ssh else 'no'}")
+        elif args.command == "power-cut":
+            if not args.host:
+                raise LabError("power-cut needs a host name: " + ", ".join(h.name for h in inv.hosts))
+            print(f"{args.host}: {power_cut(inv, find_host(inv, args.host))} processes killed")
         elif args.command == "ssh":
             host = inv.host(args.host) if args.host else None
             if host is None:

@@ -3,10 +3,11 @@ containers come up and go down. Every piece checks what exists first, so `up`
 also repairs a lab whose processes were all killed."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deploy.inventory import Host, Inventory
 from deploy.remote import Remote, RemoteError
@@ -55,6 +56,7 @@ def up(inv: Inventory) -> None:
 
 
 def _host_up(inv: Inventory, host: Host, base, public_key: str) -> None:
+    _record(inv, host)
     netns_path = network.host_up(inv, host)
     binds = {}
     if host.has_role("compute"):
@@ -77,31 +79,85 @@ def _wait_ready(inv: Inventory, host: Host) -> None:
     log.info("%s: up (%s)", host.name, state)
 
 
+RECORD = "host.json"   # in each host's directory: what the lab made it as
+
+
+def _record(inv: Inventory, host: Host) -> None:
+    """Remember the host as made, so that a lab grown by another inventory (day 2:
+    a fifth compute) is still stopped and removed whole by this one."""
+    path = hosts.host_dir(inv, host) / RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": host.name, "address": host.address, "roles": sorted(host.roles),
+                                "interfaces": host.interfaces, "public_address": host.public_address}))
+
+
+def made_hosts(inv: Inventory) -> list[Host]:
+    """The inventory's hosts, then every host this lab made that the inventory does not name
+    (as recorded when it was made; SSH settings as the inventory's first host's)."""
+    named = {h.name for h in inv.hosts}
+    extra = []
+    for path in sorted((inv.lab.state_dir / "hosts").glob(f"*/{RECORD}")):
+        try:
+            made = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise LabError(f"{path}: unreadable record of a lab host ({e}): remove the host's directory "
+                           "by hand after stopping it") from None
+        if made["name"] not in named:
+            extra.append(replace(inv.hosts[0], name=made["name"], address=made["address"],
+                                 roles=frozenset(made["roles"]), interfaces=made["interfaces"],
+                                 public_address=made["public_address"]))
+    return [*inv.hosts, *extra]
+
+
+def find_host(inv: Inventory, name: str) -> Host:
+    for host in made_hosts(inv):
+        if host.name == name:
+            return host
+    raise LabError(f"no lab host {name!r} (hosts: {', '.join(h.name for h in made_hosts(inv))})")
+
+
+def power_cut(inv: Inventory, host: Host) -> int:
+    """Stop a host the hard way, as a power cut does: SIGKILL to its nspawn and every
+    process of its container at once (no shutdown; guests die with it). Its disk, tree
+    and network stay; `up` boots it again. Returns how many processes were killed."""
+    require_root()
+    pids = sorted({*([p] if (p := process.alive(hosts.pidfile(inv, host))) else []), *hosts.strays(inv, host)})
+    if not pids:
+        raise LabError(f"{host.name} is not running: nothing to cut")
+    process.kill_all(pids, f"every process of {host.name}")
+    hosts.pidfile(inv, host).unlink(missing_ok=True)
+    log.warning("%s: power cut (%d processes killed)", host.name, len(pids))
+    return len(pids)
+
+
 def down(inv: Inventory) -> None:
     require_root()
-    with ThreadPoolExecutor(max_workers=len(inv.hosts)) as pool:
-        list(pool.map(lambda h: hosts.stop(inv, h), inv.hosts))
+    made = made_hosts(inv)
+    with ThreadPoolExecutor(max_workers=len(made)) as pool:
+        list(pool.map(lambda h: hosts.stop(inv, h), made))
 
 
 def destroy(inv: Inventory) -> None:
-    """Stop and remove every host, mount, loop device, bridge, rule and the proxy."""
+    """Stop and remove every host the lab made (also those a grown inventory added),
+    mount, loop device, bridge, rule and the proxy."""
     require_root()
+    made = made_hosts(inv)
     down(inv)
-    for host in inv.hosts:
+    for host in made:
         hosts.tree_down(inv, host, remove=True)
         if host.has_role("compute"):
             disks.down(inv, host, remove=True)
         network.host_down(inv, host)
     proxy.down(inv)
     network.down(inv)
-    left = network.leftovers(inv)
+    left = network.leftovers(inv, made)
     if left:
         raise LabError(f"destroy left behind: {', '.join(left)}")
 
 
 def status(inv: Inventory) -> list[HostStatus]:
     out = []
-    for host in inv.hosts:
+    for host in made_hosts(inv):
         running = process.alive(hosts.pidfile(inv, host)) is not None
         ssh = False
         if running:

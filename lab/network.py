@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deploy.inventory import Host, Inventory
@@ -45,7 +46,9 @@ def netns(inv: Inventory, host: Host) -> str:
 
 
 def links(inv: Inventory, host: Host) -> list[Link]:
-    index = inv.hosts.index(host) + 1
+    # Named by the host's place in the management network, not in the inventory: a host
+    # added to the inventory later (day 2) renames no other host's links.
+    index = int(ipaddress.ip_address(host.address)) - int(inv.management.cidr.network_address)
     name = inv.lab.name
     result = [Link(f"{name}-mgmt", f"{name}{index}m", host.management_interface,
                    f"{host.address}/{inv.management.cidr.prefixlen}")]
@@ -220,12 +223,14 @@ def down(inv: Inventory) -> None:
             sh(["ip", "link", "del", bridge])
 
 
-def leftovers(inv: Inventory) -> list[str]:
-    """What of this lab's networking still exists on the machine (for destroy's check)."""
+def leftovers(inv: Inventory, hosts: Sequence[Host] | None = None) -> list[str]:
+    """What of this lab's networking still exists on the machine (for destroy's check);
+    `hosts`: all the lab made (default: the inventory's)."""
+    hosts = inv.hosts if hosts is None else hosts
     names = {link["ifname"] for link in _links_json()}
     found = [b for b in bridges(inv) if b in names]
-    found += [l.host_side for h in inv.hosts for l in links(inv, h) if l.host_side in names]
+    found += [l.host_side for h in hosts for l in links(inv, h) if l.host_side in names]
     spaces = sh(["ip", "netns", "list"]).stdout.split()
-    found += [netns(inv, h) for h in inv.hosts if netns(inv, h) in spaces]
+    found += [netns(inv, h) for h in hosts if netns(inv, h) in spaces]
     found += [n for n in (outside_netns(inv),) if n in spaces] + [l for l in (f"{inv.lab.name}o",) if l in names]
     return found

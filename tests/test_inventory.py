@@ -183,3 +183,13 @@ glusterfs: {replica: 1}
     assert (inv.glusterfs.volume, inv.glusterfs.brick_path) == ("vm-instances", "/export/gluster")
     assert inv.host("ctl").interfaces == {"management": "eth0"} and inv.host("ctl").port == 22
     assert (inv.lab.embedded, inv.lab.brick_size, inv.lab.cache_dir) == (False, "2G", tmp_path / ".lab/cache")
+
+
+def test_secrets_live_beside_the_inventory_unless_secrets_file_names_one(tmp_path):
+    """A grown copy of an inventory shares the cloud's secrets (and so its CA) through secrets.file."""
+    assert load_inventory(write(tmp_path, base()), check_keys=False).secrets_path == tmp_path / "inventory.secrets.yaml"
+    (tmp_path / "grown").mkdir()
+    grown = base() | {"secrets": {"file": "../inventory.secrets.yaml"}}
+    path = tmp_path / "grown/inventory.yaml"
+    path.write_text(yaml.safe_dump(grown))
+    assert load_inventory(path, check_keys=False).secrets_path == tmp_path / "inventory.secrets.yaml"
