@@ -139,3 +139,28 @@ class GlusterRebalanced(Fact):
             if len(words) >= 8 and words[1].isdigit() and " ".join(words[6:-1]) in REBALANCED:
                 nodes.add(words[0])
         return frozenset(nodes)
+
+
+@dataclass(frozen=True)
+class GlusterHealPending(Fact):
+    """Entries each brick still has to heal (`gluster volume heal VOL info`), as BRICK -> count;
+    a brick that cannot be asked (its host down) counts -1. Empty when the volume is not replicated
+    or does not exist (the command fails)."""
+    name: str
+    absent: ClassVar[dict] = {}
+
+    def command(self) -> str:
+        return f"gluster volume heal {q(self.name)} info"
+
+    def parse(self, result: Result) -> dict[str, int]:
+        if not result.ok:
+            return {}
+        pending: dict[str, int] = {}
+        brick = None
+        for line in result.stdout.splitlines():
+            if line.startswith("Brick "):
+                brick = line[len("Brick "):].strip()
+                pending[brick] = -1      # until its "Number of entries" says otherwise
+            elif brick and (m := re.match(r"Number of entries: (\d+)", line)):
+                pending[brick] = int(m[1])
+        return pending

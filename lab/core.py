@@ -15,7 +15,7 @@ from deploy.remote import Remote, RemoteError
 from . import disks, hosts, image, network, process, proxy
 from .errors import LabError
 from .ssh import ensure_key
-from .system import check_resources, ensure_tools, require_root
+from .system import check_resources, ensure_tools, require_root, sh
 
 log = logging.getLogger("lab")
 BOOT_TIMEOUT = 120
@@ -124,6 +124,10 @@ def power_cut(inv: Inventory, host: Host) -> int:
     pids = sorted({*([p] if (p := process.alive(hosts.pidfile(inv, host))) else []), *hosts.strays(inv, host)})
     if not pids:
         raise LabError(f"{host.name} is not running: nothing to cut")
+    # the wires first: no peer hears the kernel close its connections (a power cut says
+    # nothing); `up` sets them up again
+    for link in network.links(inv, host):
+        sh(["ip", "link", "set", link.host_side, "down"], check=False)
     process.kill_all(pids, f"every process of {host.name}")
     hosts.pidfile(inv, host).unlink(missing_ok=True)
     log.warning("%s: power cut (%d processes killed)", host.name, len(pids))

@@ -53,7 +53,7 @@ def mark_roles_by_host(item: pytest.Item, inventory: Inventory) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Role marks by host (see mark_roles_by_host); keep the report's order:
     phase checks by phase number, scenarios last."""
-    _deselect_tempest(config, items)
+    _deselect_opt_in(config, items)
     phases = {p.id: p.number for p in all_phases()}
     for item in items:
         mark_roles_by_host(item, config.stash[INVENTORY])
@@ -64,14 +64,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.order(number))
 
 
-def _deselect_tempest(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tempest's run (16 minutes of its own) only when `-m` names it: `pytest -m tempest`."""
-    if "tempest" in (config.getoption("markexpr", "") or ""):
-        return
-    dropped = [i for i in items if i.get_closest_marker("tempest")]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if not i.get_closest_marker("tempest")]
+# Runs of their own, only when `-m` names them: Tempest (10 minutes), and the day-2
+# scenarios (they grow the lab by a host, which the default inventory then does not name).
+OPT_IN_MARKERS = ("tempest", "day2")
+
+
+def _deselect_opt_in(config: pytest.Config, items: list[pytest.Item]) -> None:
+    named = config.getoption("markexpr", "") or ""
+    for marker in OPT_IN_MARKERS:
+        if marker in named:
+            continue
+        dropped = [i for i in items if i.get_closest_marker(marker)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i in items if not i.get_closest_marker(marker)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -115,3 +115,28 @@ def test_an_await_on_a_named_fact_polls_until_the_value_holds(default_inventory)
     result = apply_host(remote, [Await("01-glusterfs-probe", joined, "2 peers joined", timeout=10)])
     assert result.error is None and result.steps[0].changed
     assert remote.round_trips >= 3          # the batched read, then polls until the handshake ended
+
+
+HEAL_INFO = """Brick compute1:/export/gluster/vm-instances
+Status: Connected
+Number of entries: 0
+
+Brick compute5:/export/gluster/vm-instances
+Status: Transport endpoint is not connected
+Number of entries: -
+
+Brick compute2:/export/gluster/vm-instances
+/4b1c7e0a-7b0e-4b47-9d7e-3b0f5e1f2c11/disk
+/4b1c7e0a-7b0e-4b47-9d7e-3b0f5e1f2c11
+Status: Connected
+Number of entries: 2
+"""
+
+
+def test_heal_pending_counts_each_brick_and_an_unreachable_one_as_unknown():
+    from deploy.facts_gluster import GlusterHealPending
+    fact = GlusterHealPending("vm-instances")
+    assert fact.parse(Result("c", "", 0, HEAL_INFO, "", 0.1)) == {
+        "compute1:/export/gluster/vm-instances": 0, "compute5:/export/gluster/vm-instances": -1,
+        "compute2:/export/gluster/vm-instances": 2}
+    assert fact.parse(Result("c", "", 1, "", "Volume vm-instances does not exist", 0.1)) == {}

@@ -69,7 +69,7 @@ def collect(tmp: Path, *args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def selections(tmp_path_factory) -> dict[str, list[str]]:
     tmp = tmp_path_factory.mktemp("collect")
-    expressions = ["", *ROLES, "all", "scenario", "tempest", *PHASES]
+    expressions = ["", *ROLES, "all", "scenario", "tempest", "day2", *PHASES]
     with ThreadPoolExecutor(3) as pool:
         found = pool.map(lambda e: collect(tmp, *(["-m", e] if e else [])), expressions)
     return dict(zip(expressions, found))
@@ -168,3 +168,12 @@ def test_tempest_runs_only_when_asked_for(selections):
     """`pytest -m tempest` selects Tempest's smoke test; the default run and `-m scenario` do not."""
     assert selections["tempest"] == ["scenarios/test_tempest.py::test_tempest_smoke_set_passes"]
     assert not [i for i in selections[""] + selections["scenario"] if "test_tempest" in i]
+
+
+def test_day2_runs_only_when_asked_for_in_its_order(selections):
+    """`pytest -m day2` selects the three day-2 scenarios, scale-out first (each starts from the state
+    the one before leaves); no other selection has them."""
+    assert [function(i) for i in selections["day2"]] == [
+        "test_scale_out_brings_the_new_compute_in", "test_drain_empties_the_host_and_undrain_brings_it_back",
+        "test_a_power_cut_loses_no_guest_and_the_host_heals_on_return"]
+    assert not [i for e, found in selections.items() if e != "day2" for i in found if "test_day2" in i]

@@ -1,0 +1,201 @@
+"""Day 2 on the shared storage (`pytest -m day2`; not in the default run): the
+embedded lab grows a compute and the deploy brings it in; the operator drains
+it and brings it back; then it loses power with a guest on it, and that guest
+is evacuated from its disk on the share, the host returns, the volume heals
+and Nova cleans up what the host left. In that order: each test starts from
+the state the one before leaves.
+
+After these tests the lab has one compute more than inventory.yaml names:
+the grown inventory is LAB.state_dir/day2/inventory.yaml (use it with
+--inventory), and a run with the smaller inventory is refused before it
+changes anything, naming the host and how to drain it."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import lab
+from checks.openstack import SERVER_FAILURES
+from deploy.facts_gluster import GlusterBricks, GlusterHealPending, GlusterVolume, replica_count
+from deploy.phases.p02_glusterfs_all import brick_dir
+from deploy.waits import wait_for, wait_for_status
+from scenarios.cloud import Cloud, Stopwatch, host_of, server_detail, task_state
+from scenarios.day2 import Suite, on_host, write_grown
+from scenarios.test_live_migration import migrate
+
+pytestmark = pytest.mark.day2
+
+# written on the guest's own disk (tiny's first disk is FAT: syslinux, kernel, initramfs)
+MARK = "written before the power cut"
+WRITE_MARK = f"mkdir -p /mnt/d && mount /dev/vda /mnt/d && echo '{MARK}' > /mnt/d/day2.txt && umount /mnt/d"
+READ_MARK = "mkdir -p /mnt/d && mount /dev/vda /mnt/d && cat /mnt/d/day2.txt; umount /mnt/d"
+
+
+class Grown:
+    def __init__(self, suite: Suite, seconds: float):
+        self.suite = suite
+        self.inventory = suite.inventory()
+        self.host = self.inventory.hosts[-1].name   # the new compute
+        self.bring_in_seconds = seconds
+
+
+@pytest.fixture(scope="module")
+def grown(inventory, pytestconfig) -> Grown:
+    """The inventory with one compute more, deployed with `python -m deploy apply --inventory`."""
+    if not inventory.lab.embedded:
+        pytest.skip("the day-2 scenarios grow the embedded lab by a host; on a real lab, add the host to "
+                    "your inventory and run `python -m deploy apply` (README: Day 2)")
+    path = write_grown(inventory, inventory.lab.state_dir / "day2")
+    suite = Suite(path, pytestconfig.rootpath / "reports" / "day2")
+    watch = Stopwatch()
+    suite.run("bring-in", "deploy", "apply")
+    return Grown(suite, watch())
+
+
+@pytest.fixture(scope="session")
+def cloud(grown, secrets) -> Cloud:
+    """The scenarios' admin clients, for the grown cloud (the same Keystone; overrides the
+    default inventory's `cloud`, whose deploy would refuse the host it does not name)."""
+    return Cloud(grown.inventory, secrets)   # the same file: secrets.file
+
+
+def volume_facts(grown: Grown, volume: str):
+    result = on_host(grown.inventory, "controller", f"gluster volume info {volume}")
+    return GlusterVolume(volume).parse(result), GlusterBricks(volume).parse(result)
+
+
+def service(cloud: Cloud, host: str):
+    found = cloud.nova.services.list(host=host, binary="nova-compute")
+    assert len(found) == 1, f"Nova lists {len(found)} nova-compute services on {host}"
+    return found[0]
+
+
+def wait_service(cloud: Cloud, host: str, state: str, timeout: float) -> None:
+    wait_for_status(lambda: service(cloud, host), state, f"nova-compute on {host} {state}", timeout,
+                    state=lambda s: s.state, detail=lambda s: f"status {s.status}, updated {s.updated_at}",
+                    interval=2.0)
+
+
+def servers_on(cloud: Cloud, host: str) -> list:
+    return cloud.nova.servers.list(search_opts={"all_tenants": 1, "host": host})
+
+
+def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timing):
+    """The deploy with a fifth compute in the inventory: both volumes hold a brick on it, with
+    the inventory's replica count, every brick online and the share mounted there; Nova has its
+    hypervisor up and Neutron its linuxbridge agent; a guest booted on it answers SSH and
+    live-migrates away and back."""
+    timing("scale-out: deploy apply with the new compute", grown.bring_in_seconds)
+    inv, new = grown.inventory, grown.host
+    for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
+        info, bricks = volume_facts(grown, volume)
+        assert f"{new}:{brick_dir(inv, volume)}" in bricks, f"volume {volume} has no brick on {new}: {bricks}"
+        assert replica_count(info) == inv.glusterfs.replica == len(inv.with_role("compute")), \
+            f"volume {volume}: {info.get('Number of Bricks')}, the inventory says replica {inv.glusterfs.replica}"
+        status = on_host(inv, "controller", f"gluster volume status {volume} detail").stdout
+        online = sum(bool(re.match(r"Online.*: Y", line)) for line in status.splitlines())
+        assert online == len(bricks), f"volume {volume}: {online} of {len(bricks)} bricks online"
+    mounted = on_host(inv, new, f"findmnt -n -o FSTYPE {inv.glusterfs.mount_point}").stdout.strip()
+    assert mounted == "fuse.glusterfs", f"{new}: {inv.glusterfs.mount_point} is {mounted or 'not mounted'}"
+
+    svc = service(cloud, new)
+    assert (svc.state, svc.status) == ("up", "enabled"), f"nova-compute on {new}: {svc.state}, {svc.status}"
+    hypervisors = {h.hypervisor_hostname.split(".")[0]: h for h in cloud.nova.hypervisors.list()}
+    assert new in hypervisors and hypervisors[new].state == "up", f"no hypervisor {new} up: {sorted(hypervisors)}"
+    agents = cloud.neutron("GET", f"/agents?host={new}&binary=neutron-linuxbridge-agent")["agents"]
+    assert [a["alive"] for a in agents] == [True], f"linuxbridge agent on {new}: {agents}"
+
+    guest = boot(inventory.images[0].name, host=new)
+    assert guest.host == new, f"asked for {new}, the guest runs on {guest.host}"
+    with guest.shell():
+        pass
+    _, away = migrate(cloud, guest, timing, f"from the new compute {new}")
+    _, back = migrate(cloud, guest, timing, f"back to the new compute from {away}", to=new)
+    assert back == new
+
+
+def test_drain_empties_the_host_and_undrain_brings_it_back(grown, cloud, boot, inventory, timing):
+    """`python -m deploy drain HOST` with a guest on it: the service is disabled with the reason,
+    the guest runs elsewhere and answers, nothing is left on the host, and the scheduler places
+    nothing there; `undrain` enables it and a guest boots there again."""
+    new, image = grown.host, inventory.images[0].name
+    guest = boot(image, host=new)
+    watch = Stopwatch()
+    said = grown.suite.run("drain", "deploy", "drain", new)
+    timing(f"drain {new} with one guest", watch())
+    svc = service(cloud, new)
+    assert svc.status == "disabled" and "drain" in (svc.disabled_reason or ""), \
+        f"nova-compute on {new} after drain: {svc.status}, reason {svc.disabled_reason!r}\n{said}"
+    assert not servers_on(cloud, new), f"left on {new} after drain: {[s.name for s in servers_on(cloud, new)]}"
+    assert guest.refresh().status == "ACTIVE" and guest.host != new, f"{guest.server.name}: {server_detail(guest.server)}"
+    with guest.shell():
+        pass
+
+    said = grown.suite.run("undrain", "deploy", "undrain", new)
+    svc = service(cloud, new)
+    assert (svc.status, svc.disabled_reason) == ("enabled", None), \
+        f"nova-compute on {new} after undrain: {svc.status}, reason {svc.disabled_reason!r}\n{said}"
+    again = boot(image, host=new)
+    assert again.host == new, f"after undrain, a guest asked for {new} runs on {again.host}"
+
+
+def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, boot, inventory, timing):
+    """A guest on the new compute writes to its disk; a guest runs on another compute; the new
+    compute's power is cut. The share stays writable from every other host, the other guest
+    answers, Nova reports the service down; the guest is evacuated (its disk is on the share)
+    and answers elsewhere with what it wrote. The host returns and the deploy converges it: the
+    volumes heal to no pending entry, its service is up and enabled, and Nova has removed the
+    evacuated guest from it (the evacuation's record completed, no domain left there)."""
+    inv, new, image = grown.inventory, grown.host, inventory.images[0].name
+    others = [h.name for h in inv.hosts if h.name != new]
+    lost = boot(image, host=new)
+    lost.run_as_root(WRITE_MARK)
+    bystander = boot(image, host=next(h.name for h in inv.with_role("compute") if h.name != new))
+    instance = getattr(lost.server, "OS-EXT-SRV-ATTR:instance_name")
+
+    lab.power_cut(inv, lab.find_host(inv, new))
+    cut = Stopwatch()
+    probe = inv.glusterfs.mount_point + "/.day2-probe-$(hostname)"
+    for name in others:   # a brick gone without a word: writes wait for GlusterFS's ping timeout (42 s)
+        on_host(inv, name, f"timeout 120 sh -c 'echo ok > {probe} && cat {probe} && rm {probe}'", timeout=150)
+    timing("power cut: the share writable again from every other host", cut())
+    with bystander.shell():
+        pass
+    wait_service(cloud, new, "down", timeout=180)
+    timing("power cut: nova-compute reported down", cut())
+
+    watch = Stopwatch()
+    cloud.nova.servers.evacuate(lost.server)
+    evacuated = wait_for_status(lambda: cloud.nova.servers.get(lost.server.id), "ACTIVE",
+                                f"{lost.server.name} evacuated from {new}", 600, failures=SERVER_FAILURES,
+                                ready=lambda s: task_state(s) is None and host_of(s) != new, detail=server_detail)
+    timing("evacuate to ACTIVE", watch())
+    lost.server = evacuated
+    assert MARK in lost.run_as_root(READ_MARK), f"{lost.server.name} lost what it wrote before the power cut"
+    timing("evacuate to SSH with the data", watch())
+
+    watch = Stopwatch()
+    grown.suite.run("return", "deploy", "apply")
+    timing(f"{new} back: deploy apply", watch())
+    watch = Stopwatch()
+    for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
+        on_host(inv, "controller", f"gluster volume heal {volume}")
+        pending = GlusterHealPending(volume)
+        wait_for(lambda: (p := pending.parse(on_host(inv, "controller", pending.command()))) and
+                 all(n == 0 for n in p.values()), 600, f"volume {volume} healed (no entry pending on any brick)",
+                 interval=3.0)
+    timing("heal after the host's return", watch())
+    wait_service(cloud, new, "up", timeout=180)
+    svc = service(cloud, new)
+    assert svc.status == "enabled", f"nova-compute on {new} after its return: {svc.status} ({svc.disabled_reason})"
+
+    def evacuation():
+        found = [m for m in cloud.nova.migrations.list(instance_uuid=lost.server.id)
+                 if m.migration_type == "evacuation"]
+        return found[-1] if found else None
+    wait_for_status(evacuation, "completed", f"the evacuation of {lost.server.name} cleaned up on {new}", 180,
+                    failures=("error", "failed"), state=lambda m: m.status if m else "no record")
+    domains = on_host(inv, new, "virsh -c qemu:///system list --all --name").stdout.split()
+    assert instance not in domains, f"{new} still has the evacuated guest's domain {instance}: {domains}"
+    assert bystander.refresh().status == "ACTIVE", f"{bystander.server.name}: {server_detail(bystander.server)}"
