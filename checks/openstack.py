@@ -3,18 +3,18 @@ and Neutron's client (deploy/openstack_api.py, the deploy's own), the
 microversions, the failure states waits give up on, the service tables."""
 from __future__ import annotations
 
-from deploy.openstack_api import CONNECT_RETRIES, Neutron, admin_session, user_session
+from deploy.migration import MIGRATION_FAILURES, SERVER_FAILURES
+from deploy.openstack_api import CONNECT_RETRIES, NOVA_MICROVERSION, Neutron, admin_session, user_session
 from deploy.waits import WaitFailed, wait_for_status
 
 __all__ = ["CONNECT_RETRIES", "Neutron", "admin_session", "user_session", "NOVA_MICROVERSION",
-           "CINDER_MICROVERSION", "unhealthy_services", "service_table", "wait_volume", "kept_connection_problem"]
+           "CINDER_MICROVERSION", "SERVER_FAILURES", "MIGRATION_FAILURES", "unhealthy_services", "service_table",
+           "wait_volume", "kept_connection_problem"]
 
-NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
 CINDER_MICROVERSION = "3.70"  # Zed's highest
-# States a wait gives up on at once: nothing leaves them by itself.
-SERVER_FAILURES = ("ERROR",)
+# States a wait gives up on at once: nothing leaves them by itself (a server's and a
+# migration's: deploy/migration.py, the library's live-migration waiter).
 VOLUME_FAILURES = ("error", "error_deleting", "error_extending", "error_restoring", "error_managing")
-MIGRATION_FAILURES = ("error", "failed", "cancelled")
 
 
 def unhealthy_services(services) -> list[str]:

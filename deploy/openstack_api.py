@@ -17,6 +17,7 @@ from .services import endpoint_of
 # checked by test_every_catalog_endpoint_answers_a_client_that_keeps_its_connection.)
 CONNECT_RETRIES = 3
 TIMEOUT = 90
+NOVA_MICROVERSION = "2.93"   # Zed's highest; novaclient refuses "2.latest"
 NETWORK = {"service_type": "network", "interface": "public"}
 
 

@@ -19,6 +19,7 @@ from novaclient import client as nova_client
 
 from checks.openstack import CINDER_MICROVERSION, NOVA_MICROVERSION, SERVER_FAILURES, Neutron, admin_session
 from deploy.inventory import Inventory
+from deploy.migration import fault_of, host_of, server_detail, task_state  # noqa: F401 (the scenarios' too)
 from deploy.secrets import Secrets
 from deploy.waits import WaitFailed, WaitTimeout, wait_for, wait_for_status
 
@@ -92,19 +93,6 @@ def console_tail(cloud: Cloud, server, lines: int | None = 40) -> str:
         return f"(no console: {e})"
 
 
-def task_state(server) -> str | None:
-    return getattr(server, "OS-EXT-STS:task_state", None)
-
-
-def fault_of(server) -> str:
-    return (getattr(server, "fault", None) or {}).get("message") or ""
-
-
-def server_detail(server) -> str:
-    fault = fault_of(server)
-    return f"task {task_state(server)} on {host_of(server)}" + (f", fault: {fault}" if fault else "")
-
-
 def wait_server(cloud: Cloud, server, status: str, timeout: float = 300):
     """Poll until the server has `status` and no task; ERROR fails at once with Nova's fault.
     Either way the message carries the guest's console tail."""
@@ -127,10 +115,6 @@ def wait_gone(cloud: Cloud, get: Callable[[], object], what: str, timeout: float
             raise
 
     wait_for(gone, timeout, f"{what} deleted", interval=1.0)
-
-
-def host_of(server) -> str:
-    return getattr(server, "OS-EXT-SRV-ATTR:host", None) or "?"
 
 
 def fixed_ip(server) -> str:

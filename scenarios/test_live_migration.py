@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from checks.openstack import MIGRATION_FAILURES, SERVER_FAILURES
 from checks.tools import ensure_tools
-from deploy.waits import WaitFailed, wait_for, wait_for_status
-from scenarios.cloud import GuestCommandFailed, GuestError, Stopwatch, host_of, server_detail, task_state
+from deploy.migration import live_migrate
+from deploy.waits import WaitFailed, wait_for
+from scenarios.cloud import GuestCommandFailed, GuestError
 from scenarios.test_volumes import attach, wait_volume
 
 pytestmark = pytest.mark.scenario
@@ -53,43 +53,18 @@ def counter_lines(guest, directory: str) -> list[int]:
 
 
 def migrate(cloud, guest, timing, label: str, to: str | None = None) -> tuple[float, str]:
-    """Live-migrate (shared instances directory: no block migration); returns
-    (seconds, new host) once this migration's record says completed and the
-    server is ACTIVE, idle, on another host. A failed migration or a server in
-    ERROR ends the wait at once."""
+    """Live-migrate with the library's waiter (deploy.migration.live_migrate,
+    the one `python -m deploy drain` uses); returns (seconds, new host) once
+    this migration completed and the guest is ACTIVE, idle, on another host.
+    A failed migration or a server in ERROR ends the wait at once."""
     source = guest.host
-
-    def records():
-        return [m for m in cloud.nova.migrations.list(instance_uuid=guest.server.id)
-                if m.migration_type == "live-migration"]
-
-    earlier = {m.id for m in records()}  # on the way back, the record of the way there does not count
-    watch = Stopwatch()
-    cloud.nova.servers.live_migrate(guest.server, host=to, block_migration=False)
-
-    def fetch():
-        ours = [m for m in records() if m.id not in earlier]
-        return guest.refresh(), max(ours, key=lambda m: m.id) if ours else None
-
-    def state(found) -> str:
-        server, record = found
-        if server.status in SERVER_FAILURES:
-            return server.status
-        return record.status if record else "not started"
-
-    def ready(found) -> bool:
-        server, _ = found
-        return host_of(server) != source and server.status == "ACTIVE" and task_state(server) is None
-
     try:
-        wait_for_status(fetch, "completed", f"{guest.server.name} live-migrated away from {source}", 300,
-                        failures=SERVER_FAILURES + MIGRATION_FAILURES, state=state, ready=ready,
-                        detail=lambda found: f"server {found[0].status}, {server_detail(found[0])}", interval=0.5)
+        seconds, now_on = live_migrate(cloud.nova, guest.server, to)
     except WaitFailed as e:
         raise GuestError(f"{e}; see nova-compute's log on {source}") from None
-    seconds = watch()
+    guest.refresh()
     timing(f"live migration {label}", seconds)
-    return seconds, guest.host
+    return seconds, now_on
 
 
 @pytest.mark.parametrize("with_volume", [False, True], ids=["idle", "with-volume"])
