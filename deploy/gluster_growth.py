@@ -154,11 +154,11 @@ def drain_problems(volumes: dict[str, tuple[Sequence[str], int]], wanted: dict[s
     for host, removals in gone.items():
         h = shlex.quote(host)
         out.append(f"{host} holds GlusterFS bricks but is not in the inventory; the deploy removes no brick. "
-                   f"Drain it first: openstack compute service set --disable --disable-reason drain {h} "
-                   f"nova-compute; live-migrate its guests away (openstack server migrate --live-migration "
-                   f"SERVER, for each of openstack server list --all-projects --host {h}); "
+                   f"Drain it first: python -m deploy drain {h} (disables its nova-compute, live-migrates its "
+                   f"guests away); then "
                    + "; ".join(dict.fromkeys(removals))
-                   + f"; gluster peer detach {h}. Or put {host} back in the inventory")
+                   + f"; gluster peer detach {h}; openstack compute service delete and openstack network agent "
+                   f"delete for its services (--host {h}). Or put {host} back in the inventory")
     for peer in sorted(p for p in pool if p != "localhost" and p not in hosts and p not in gone):
         out.append(f"{peer} is in GlusterFS's trusted pool but not in the inventory (it holds no brick): detach "
                    f"it (gluster peer detach {shlex.quote(peer)}) or put it back in the inventory")

@@ -69,10 +69,12 @@ class Suite:
     inventory_path: Path
     log_dir: Path
 
-    def run(self, label: str, *args: str, timeout: float = 1800) -> str:
-        """Run `python -m ARGS --inventory PATH`; its whole output goes to LOG_DIR/LABEL.log and is
-        returned; a non-zero exit fails with the log's tail."""
-        argv = [sys.executable, "-m", *args, "--inventory", str(self.inventory_path)]
+    def run(self, label: str, *args: str, timeout: float = 1800, exit_code: int = 0,
+            inventory: Path | None = None) -> str:
+        """Run `python -m ARGS --inventory PATH` (this suite's inventory unless another is named); its
+        whole output goes to LOG_DIR/LABEL.log and is returned; another exit than `exit_code` fails
+        with the log's tail."""
+        argv = [sys.executable, "-m", *args, "--inventory", str(inventory or self.inventory_path)]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir / f"{label}.log"
         log.info("%s: %s (log %s)", label, " ".join(argv[1:]), path)
@@ -80,9 +82,9 @@ class Suite:
             done = subprocess.run(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
         text = path.read_text(errors="replace")
-        if done.returncode != 0:
+        if done.returncode != exit_code:
             tail = "\n".join(text.splitlines()[-40:])
-            raise CommandFailed(f"{' '.join(argv[1:])} exited {done.returncode} (log {path}):\n{tail}")
+            raise CommandFailed(f"{' '.join(argv[1:])} exited {done.returncode}, not {exit_code} (log {path}):\n{tail}")
         return text
 
     def inventory(self) -> Inventory:

@@ -171,9 +171,10 @@ def test_tempest_runs_only_when_asked_for(selections):
 
 
 def test_day2_runs_only_when_asked_for_in_its_order(selections):
-    """`pytest -m day2` selects the three day-2 scenarios, scale-out first (each starts from the state
+    """`pytest -m day2` selects the four day-2 scenarios, scale-out first (each starts from the state
     the one before leaves); no other selection has them."""
     assert [function(i) for i in selections["day2"]] == [
-        "test_scale_out_brings_the_new_compute_in", "test_drain_empties_the_host_and_undrain_brings_it_back",
+        "test_scale_out_brings_the_new_compute_in", "test_the_inventory_without_the_new_compute_is_refused_naming_it",
+        "test_drain_empties_the_host_and_undrain_brings_it_back",
         "test_a_power_cut_loses_no_guest_and_the_host_heals_on_return"]
     assert not [i for e, found in selections.items() if e != "day2" for i in found if "test_day2" in i]
