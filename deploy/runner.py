@@ -12,14 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .facts import read
 from .inventory import Host
 from .phases import Context, Phase
 from .remote import Pool, Remote, RemoteError
 from .secrets import mask
-from .steps import Action, Packages, Refused, Step
+from .steps import Action, Refused, Step
 from .waits import WaitTimeout, wait_for
 
 log = logging.getLogger(__name__)
@@ -170,20 +170,13 @@ def _apply_one(phase: Phase, make_steps: Callable[[Context, Host], list[Step]], 
         return HostResult(host.name, error=str(e))
 
 
-def _yielding(early: Callable[[Context, Host], list[Step]]) -> Callable[[Context, Host], list[Step]]:
-    """Early steps whose package installs yield the CPU to the running phase (measured: on the
-    lab's 2 shared cores the controller's phase-07 install is the run's critical path)."""
-    return lambda ctx, host: [replace(s, background=True) if isinstance(s, Packages) else s
-                              for s in early(ctx, host)]
-
-
 def _apply_early(later: Sequence[Phase], ctx: Context, pool: Pool, host: Host,
                  progress: Callable[[str], None]) -> dict[str, HostResult]:
     """On one idle host, the early steps of each later phase, in phase order."""
     out = {}
     for phase in later:
         if phase.early and host in phase.targets(ctx.inventory):
-            result = _apply_one(phase, _yielding(phase.early), ctx, pool, host, progress)
+            result = _apply_one(phase, phase.early, ctx, pool, host, progress)
             if result is not None:
                 out[phase.id] = result
                 if result.error:

@@ -156,21 +156,3 @@ def test_early_steps_of_several_later_phases_run_in_phase_order(default_inventor
     assert list(result.ahead[1].hosts) == [default_inventory.gateway.name]
     installs = [c for c in pool[default_inventory.gateway.name].state.changes if "apt-get" in c]
     assert ["demo" in installs[0], "agents" in installs[1]] == [True, True]
-
-
-def test_early_package_installs_yield_the_cpu_and_the_phase_own_do_not():
-    """The early steps' installs run at the lowest priority (their host shares the lab's cores with
-    the running phase's); the same steps in their own phase do not."""
-    from deploy.runner import _yielding
-    from deploy.steps import Packages
-    from deploy.steps.packages import YIELD_CPU
-    from deploy.steps.files import File
-
-    def early(ctx, host):
-        return [Packages("02-install-nova", ["nova-compute"], hold_services=True), File("04-x", "/etc/x", "x")]
-
-    own = early(None, None)
-    yielded = _yielding(early)(None, None)
-    assert yielded[0].background and (type(yielded[1]), yielded[1].path) == (type(own[1]), own[1].path)
-    assert YIELD_CPU in yielded[0].fresh()[-1].command and YIELD_CPU not in own[0].fresh()[-1].command
-    assert yielded[0].title == own[0].title == "packages nova-compute"

@@ -66,12 +66,6 @@ def held(text: str, holds: str = HOLDS) -> str:
             f"printf '%s\\n' \"${{20}}\" > \"$hold\" && ( {text} ); rc=$?; rm -f \"$hold\"; exit $rc")
 
 
-# The session's scheduling group (the kernel's autogroup: each SSH command is a session
-# of its own) and the shell at the lowest priority; children inherit both. On a host of
-# its own nothing else is waiting for the CPU and this changes nothing.
-YIELD_CPU = "{ echo 19 > /proc/self/autogroup; } 2>/dev/null; renice -n 19 -p $$ >/dev/null 2>&1; "
-
-
 @dataclass
 class Packages(Step):
     """Debian packages installed, in one apt transaction.
@@ -85,10 +79,6 @@ class Packages(Step):
     names: Sequence[str]
     hold_services: bool = False
     title: str = ""
-    # Installed ahead of its phase (runner: early steps) on a host of the embedded lab,
-    # this install shares the machine's cores with the phase that runs meanwhile, whose
-    # host is the run's critical path: it yields the CPU to it (YIELD_CPU).
-    background: bool = False
 
     def __post_init__(self) -> None:
         self.title = self.title or "packages " + " ".join(self.names)
@@ -109,7 +99,6 @@ class Packages(Step):
                 f"echo \"waited {LOCK_WAIT_S}s for dpkg's lock {DPKG_LOCK}: still held by pid $lockpid "
                 f"($(cat /proc/$lockpid/cmdline 2>/dev/null | tr '\\0' ' '))\" >&2; false; "
                 f"else apt-get -q {lock} update && {apt}; fi; }}")
-        text = YIELD_CPU + text if self.background else text
         install = Action(describe="apt-get install " + " ".join(names), command=held(text) if self.hold_services else text)
         return [guard_in_place(), install] if self.hold_services else [install]
 
