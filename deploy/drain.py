@@ -15,11 +15,16 @@ Every function takes a novaclient Client of microversion 2.53 or later
 (services by id; deploy.openstack_api.NOVA_MICROVERSION)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from .migration import TIMEOUT, live_migrate, server_detail
 from .waits import WaitFailed, WaitTimeout
+
+if TYPE_CHECKING:   # only for the hints: the library imports novaclient where it is used
+    from novaclient.v2.client import Client as Nova
 
 COMPUTE = "nova-compute"
 DEFAULT_REASON = "drained by python -m deploy drain"
@@ -45,7 +50,7 @@ class Moved:
         return f"moved {self.name} ({self.id}) from {self.source} to {self.target} in {self.seconds:.1f}s"
 
 
-def compute_service(nova, host: str, inventory_computes: Collection[str] = ()):
+def compute_service(nova: Nova, host: str, inventory_computes: Collection[str] = ()) -> Any:
     """Nova's nova-compute service on `host`; DrainRefused naming the computes Nova lists if none."""
     services = nova.services.list(binary=COMPUTE)
     found = [s for s in services if s.host == host]
@@ -57,7 +62,7 @@ def compute_service(nova, host: str, inventory_computes: Collection[str] = ()):
     raise DrainRefused(f"Nova lists no {COMPUTE} on {host}{why}; Nova's computes: {known}")
 
 
-def servers_on(nova, host: str) -> list:
+def servers_on(nova: Nova, host: str) -> list:
     """Every server Nova places on `host`, of every project, all pages."""
     return nova.servers.list(search_opts={"all_tenants": 1, "host": host}, limit=-1)
 
@@ -81,7 +86,7 @@ def _refuse_unmovable(servers, disabled: bool) -> None:
         raise DrainFailed(f"{'; '.join(unmovable)}; then drain again ({state})")
 
 
-def drain(nova, host: str, reason: str = DEFAULT_REASON, timeout_per_guest: float = TIMEOUT, *,
+def drain(nova: Nova, host: str, reason: str = DEFAULT_REASON, timeout_per_guest: float = TIMEOUT, *,
           inventory_computes: Collection[str] = (), say: Callable[[str], None] = print,
           interval: float = 0.5) -> list[Moved]:
     """Disable `host`'s nova-compute with `reason`, live-migrate each of its
@@ -119,7 +124,7 @@ def drain(nova, host: str, reason: str = DEFAULT_REASON, timeout_per_guest: floa
     return moved
 
 
-def _move(nova, host: str, server, timeout: float, interval: float) -> Moved:
+def _move(nova: Nova, host: str, server, timeout: float, interval: float) -> Moved:
     from novaclient import exceptions as nova_exceptions
 
     guest = f"guest {server.name} ({server.id})"
@@ -135,7 +140,7 @@ def _move(nova, host: str, server, timeout: float, interval: float) -> Moved:
     return Moved(server.name, server.id, host, target, seconds)
 
 
-def undrain(nova, host: str, *, inventory_computes: Collection[str] = ()) -> list[str]:
+def undrain(nova: Nova, host: str, *, inventory_computes: Collection[str] = ()) -> list[str]:
     """Enable `host`'s nova-compute again (clearing forced_down if set); what was done, as lines."""
     service = compute_service(nova, host, inventory_computes)
     lines = []

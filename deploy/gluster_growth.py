@@ -142,9 +142,10 @@ def drain_problems(volumes: dict[str, tuple[Sequence[str], int]], wanted: dict[s
             host = host_of(brick)
             if host in hosts:
                 target = next((w for w in wanted[volume] if host_of(w) == host), f"{host}:PATH")
+                move = shlex.join(["gluster", "volume", "replace-brick", volume, brick, target, "commit", "force"])
                 out.append(f"{volume}: brick {brick} is not where the inventory puts {host}'s brick ({target}, "
                            f"glusterfs.brick_path); the deploy removes no brick: set glusterfs.brick_path back, "
-                           f"or move it: gluster volume replace-brick {volume} {brick} {target} commit force")
+                           f"or move it: {move}")
             else:
                 gone.setdefault(host, [])
         removal = _removal(volume, current, replica_now, [b for b in stale if host_of(b) not in hosts])

@@ -7,9 +7,14 @@ checks and scenarios (checks/openstack.py, scenarios/cloud.py re-export them)
 judge a server the same way."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import time
 
 from .waits import wait_for_status
+
+if TYPE_CHECKING:   # only for the hints: the library imports novaclient where it is used
+    from novaclient.v2.client import Client as Nova
 
 # States a wait gives up on at once: nothing leaves them by itself.
 SERVER_FAILURES = ("ERROR",)
@@ -17,29 +22,29 @@ MIGRATION_FAILURES = ("error", "failed", "cancelled")
 TIMEOUT = 300  # a tiny guest under QEMU emulation moves in seconds; a busy 2-core lab is slow, not stuck
 
 
-def host_of(server) -> str:
+def host_of(server: Any) -> str:
     return getattr(server, "OS-EXT-SRV-ATTR:host", None) or "?"
 
 
-def task_state(server) -> str | None:
+def task_state(server: Any) -> str | None:
     return getattr(server, "OS-EXT-STS:task_state", None)
 
 
-def fault_of(server) -> str:
+def fault_of(server: Any) -> str:
     return (getattr(server, "fault", None) or {}).get("message") or ""
 
 
-def server_detail(server) -> str:
+def server_detail(server: Any) -> str:
     fault = fault_of(server)
     return f"task {task_state(server)} on {host_of(server)}" + (f", fault: {fault}" if fault else "")
 
 
-def live_migrations(nova, server_id: str) -> list:
+def live_migrations(nova: Nova, server_id: str) -> list:
     """This server's live-migration records, as Nova lists them."""
     return [m for m in nova.migrations.list(instance_uuid=server_id) if m.migration_type == "live-migration"]
 
 
-def live_migrate(nova, server, to: str | None = None, timeout: float = TIMEOUT,
+def live_migrate(nova: Nova, server, to: str | None = None, timeout: float = TIMEOUT,
                  interval: float = 0.5) -> tuple[float, str]:
     """Live-migrate `server` (a server or its id) to `to`, or where the scheduler
     chooses; no block migration: the instances directory is shared.

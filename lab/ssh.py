@@ -2,6 +2,7 @@
 the known_hosts file that every connection checks (ssh.known_hosts)."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from deploy.host_keys import lookup_name
@@ -39,6 +40,11 @@ def _names(line: str) -> set[str]:
     return set(line.split()[0].split(",")) if line.strip() and not line.startswith("#") else set()
 
 
+# known_hosts is read, filtered and rewritten whole: hosts made or removed at once
+# (destroy's threads) take turns, or one's rewrite would drop another's
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
 def _write(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".new")
@@ -55,17 +61,19 @@ def record_host_keys(host: Host, tree: Path, *, generated: bool) -> None:
     is not taken as the host's, and connecting to it fails with its fingerprint.
     """
     name = lookup_name(host)
-    lines = _entries(host.known_hosts)
-    mine = [line for line in lines if name in _names(line)]
-    if mine and not generated:
-        return
-    others = [line for line in lines if name not in _names(line)]
-    _write(host.known_hosts, others + [f"{name} {key}" for key in _tree_host_keys(tree)])
+    with _KNOWN_HOSTS_LOCK:
+        lines = _entries(host.known_hosts)
+        mine = [line for line in lines if name in _names(line)]
+        if mine and not generated:
+            return
+        others = [line for line in lines if name not in _names(line)]
+        _write(host.known_hosts, others + [f"{name} {key}" for key in _tree_host_keys(tree)])
 
 
 def forget_host_keys(host: Host) -> None:
     """The host's tree is gone: so are its keys."""
     name = lookup_name(host)
-    lines = _entries(host.known_hosts)
-    if any(name in _names(line) for line in lines):
-        _write(host.known_hosts, [line for line in lines if name not in _names(line)])
+    with _KNOWN_HOSTS_LOCK:
+        lines = _entries(host.known_hosts)
+        if any(name in _names(line) for line in lines):
+            _write(host.known_hosts, [line for line in lines if name not in _names(line)])

@@ -12,15 +12,18 @@ changes anything, naming the host and how to drain it."""
 from __future__ import annotations
 
 import re
+import shlex
+import uuid
 
 import pytest
 
 import lab
 from checks.openstack import SERVER_FAILURES
+from deploy.phases.p09_openstack_gateway.networks import VM_NETWORK
 from deploy.facts_gluster import GlusterBricks, GlusterHealPending, GlusterVolume, replica_count
 from deploy.phases.p02_glusterfs_all import brick_dir
 from deploy.waits import wait_for, wait_for_status
-from scenarios.cloud import Cloud, Stopwatch, host_of, server_detail, task_state
+from scenarios.cloud import Cloud, Stopwatch, fault_of, host_of, server_detail, task_state, wait_gone
 from scenarios.day2 import Suite, on_host, write_grown
 from scenarios.test_live_migration import migrate
 
@@ -35,12 +38,16 @@ WRITE_MARK = (f"mkdir -p /mnt/d && mount /dev/vda /mnt/d && echo '{MARK}' > /mnt
 READ_MARK = "mkdir -p /mnt/d && mount /dev/vda /mnt/d && cat /mnt/d/day2.txt; s=$?; umount /mnt/d; exit $s"
 
 
+q = shlex.quote
+
+
 class Grown:
-    def __init__(self, suite: Suite, seconds: float):
+    def __init__(self, suite: Suite, seconds: float, was_there: bool):
         self.suite = suite
         self.inventory = suite.inventory()
         self.host = self.inventory.hosts[-1].name   # the new compute
         self.bring_in_seconds = seconds
+        self.was_there = was_there   # a run before this one brought it in: the deploy only converged it
 
 
 @pytest.fixture(scope="session")   # session: the scenarios' session fixtures (key pair, flavors) use it
@@ -49,11 +56,16 @@ def grown(inventory, pytestconfig) -> Grown:
     if not inventory.lab.embedded:
         pytest.skip("the day-2 scenarios grow the embedded lab by a host; on a real lab, add the host to "
                     "your inventory and run `python -m deploy apply` (README: Day 2)")
-    path = write_grown(inventory, inventory.lab.state_dir / "day2")
+    folder = inventory.lab.state_dir / "day2"
+    if inventory.path.parent == folder:
+        pytest.fail(f"pytest -m day2 grows the inventory it is given by a compute and writes the grown one to "
+                    f"{folder}: give it the original inventory, not {inventory.path}", pytrace=False)
+    path = write_grown(inventory, folder)
     suite = Suite(path, pytestconfig.rootpath / "reports" / "day2")
+    was_there = any(h.name == suite.inventory().hosts[-1].name for h in lab.made_hosts(inventory))
     watch = Stopwatch()
     suite.run("bring-in", "deploy", "apply")
-    return Grown(suite, watch())
+    return Grown(suite, watch(), was_there)
 
 
 @pytest.fixture(scope="session")
@@ -64,13 +76,13 @@ def cloud(grown, secrets) -> Cloud:
 
 
 def volume_facts(grown: Grown, volume: str):
-    result = on_host(grown.inventory, "controller", f"gluster volume info {volume}")
+    result = on_host(grown.inventory, "controller", f"gluster volume info {q(volume)}")
     return GlusterVolume(volume).parse(result), GlusterBricks(volume).parse(result)
 
 
 def brick_files(inv, host: str, volume: str) -> list[str]:
     """The files of a host's brick of the volume (GlusterFS's own .glusterfs left out), with sizes."""
-    return on_host(inv, host, f"cd {brick_dir(inv, volume)} && find . -path ./.glusterfs -prune -o -type f "
+    return on_host(inv, host, f"cd {q(brick_dir(inv, volume))} && find . -path ./.glusterfs -prune -o -type f "
                               "-printf '%p %s\\n' | sort").stdout.splitlines()
 
 
@@ -95,21 +107,22 @@ def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timi
     the inventory's replica count, every brick online and the share mounted there; Nova has its
     hypervisor up and Neutron its linuxbridge agent; a guest booted on it answers SSH and
     live-migrates away and back."""
-    timing("scale-out: deploy apply with the new compute", grown.bring_in_seconds)
+    timing(f"scale-out: deploy apply {'converging' if grown.was_there else 'bringing in'} {grown.host}",
+           grown.bring_in_seconds)
     inv, new = grown.inventory, grown.host
     for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
         info, bricks = volume_facts(grown, volume)
         assert f"{new}:{brick_dir(inv, volume)}" in bricks, f"volume {volume} has no brick on {new}: {bricks}"
         assert replica_count(info) == inv.glusterfs.replica == len(inv.with_role("compute")), \
             f"volume {volume}: {info.get('Number of Bricks')}, the inventory says replica {inv.glusterfs.replica}"
-        status = on_host(inv, "controller", f"gluster volume status {volume} detail").stdout
+        status = on_host(inv, "controller", f"gluster volume status {q(volume)} detail").stdout
         online = sum(bool(re.match(r"Online.*: Y", line)) for line in status.splitlines())
         assert online == len(bricks), f"volume {volume}: {online} of {len(bricks)} bricks online"
         # what the volume held before the new brick came is copied onto it (a replica, not an empty disk)
         first = inv.with_role("compute")[0].name
         wait_for(lambda: brick_files(inv, new, volume) == brick_files(inv, first, volume), 300,
                  f"{new}'s brick of {volume} holding every file {first}'s holds", interval=3.0)
-    mounted = on_host(inv, new, f"findmnt -n -o FSTYPE {inv.glusterfs.mount_point}").stdout.strip()
+    mounted = on_host(inv, new, f"findmnt -n -o FSTYPE {q(inv.glusterfs.mount_point)}").stdout.strip()
     assert mounted == "fuse.glusterfs", f"{new}: {inv.glusterfs.mount_point} is {mounted or 'not mounted'}"
 
     svc = service(cloud, new)
@@ -129,7 +142,7 @@ def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timi
 
 
 def test_the_inventory_without_the_new_compute_is_refused_naming_it(grown, inventory):
-    """The deploy with the inventory that does not name the new compute changes nothing: it
+    """The deploy with the inventory that does not name the new compute changes no host: it
     stops before any phase, naming the host and how to drain it (the cloud keeps the host)."""
     said = grown.suite.run("smaller-inventory", "deploy", "apply", exit_code=2, inventory=inventory.path)
     lines = [line for line in said.splitlines() if grown.host in line]
@@ -138,24 +151,44 @@ def test_the_inventory_without_the_new_compute_is_refused_naming_it(grown, inven
     assert "deploy.runner p01" not in said and "applied" not in said, f"a phase ran:\n{said[-3000:]}"
 
 
-def test_drain_empties_the_host_and_undrain_brings_it_back(grown, cloud, boot, inventory, timing):
+def refused_boot(cloud: Cloud, cleanup, image_ids, flavors, networks, keypair, image: str, host: str):
+    """A guest asked for on `host` that the scheduler must refuse: it ends in ERROR, "No valid host"."""
+    name = f"scn-refused-{uuid.uuid4().hex[:6]}"
+    server = cloud.nova.servers.create(name, image_ids[image], flavors[image], key_name=keypair[0],
+                                       nics=[{"net-id": networks[VM_NETWORK]}], host=host)
+    cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server), wait_gone(
+        cloud, lambda: cloud.nova.servers.get(server.id), f"server {name}")))
+    found = wait_for_status(lambda: cloud.nova.servers.get(server.id), "ERROR", f"{name} on {host} refused", 180,
+                            failures=("ACTIVE",), detail=server_detail)
+    assert "No valid host" in fault_of(found), f"{name} on {host}: ERROR for another reason: {fault_of(found)}"
+
+
+def test_drain_empties_the_host_and_undrain_brings_it_back(grown, cloud, boot, inventory, timing, cleanup,
+                                                          image_ids, flavors, networks, keypair):
     """`python -m deploy drain HOST` with a guest on it: the service is disabled with the reason,
-    the guest runs elsewhere and answers, nothing is left on the host, and the scheduler places
-    nothing there; `undrain` enables it and a guest boots there again."""
+    the guest runs elsewhere and answers, nothing is left on the host (Nova's list and libvirt's),
+    and the scheduler refuses a guest asked for there; `undrain` enables it and a guest boots
+    there again."""
     new, image = grown.host, inventory.images[0].name
     guest = boot(image, host=new)
     watch = Stopwatch()
+    undrained = []   # a failure before the undrain must not leave the host disabled for the next run
+    cleanup.add(f"undrain {new}", lambda: undrained or grown.suite.run("undrain-cleanup", "deploy", "undrain", new))
     said = grown.suite.run("drain", "deploy", "drain", new)
     timing(f"drain {new} with one guest", watch())
     svc = service(cloud, new)
     assert svc.status == "disabled" and "drain" in (svc.disabled_reason or ""), \
         f"nova-compute on {new} after drain: {svc.status}, reason {svc.disabled_reason!r}\n{said}"
     assert not servers_on(cloud, new), f"left on {new} after drain: {[s.name for s in servers_on(cloud, new)]}"
+    domains = on_host(grown.inventory, new, "virsh -c qemu:///system list --all --name").stdout.split()
+    assert not domains, f"libvirt on {new} still has domains after the drain: {domains}"
     assert guest.refresh().status == "ACTIVE" and guest.host != new, f"{guest.server.name}: {server_detail(guest.server)}"
     with guest.shell():
         pass
+    refused_boot(cloud, cleanup, image_ids, flavors, networks, keypair, image, new)
 
     said = grown.suite.run("undrain", "deploy", "undrain", new)
+    undrained.append(True)
     svc = service(cloud, new)
     assert (svc.status, svc.disabled_reason) == ("enabled", None), \
         f"nova-compute on {new} after undrain: {svc.status}, reason {svc.disabled_reason!r}\n{said}"
@@ -163,7 +196,7 @@ def test_drain_empties_the_host_and_undrain_brings_it_back(grown, cloud, boot, i
     assert again.host == new, f"after undrain, a guest asked for {new} runs on {again.host}"
 
 
-def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, boot, inventory, timing):
+def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, boot, inventory, timing, cleanup):
     """A guest on the new compute writes to its disk; a guest runs on another compute; the new
     compute's power is cut. The share stays writable from every other host, the other guest
     answers, Nova reports the service down; the guest is evacuated (its disk is on the share)
@@ -177,11 +210,15 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     bystander = boot(image, host=next(h.name for h in inv.with_role("compute") if h.name != new))
     instance = getattr(lost.server, "OS-EXT-SRV-ATTR:instance_name")
 
+    returned = []   # a failure before the return must not leave the host off for the next run
+    cleanup.add(f"{new} back", lambda: returned or grown.suite.run("return-cleanup", "deploy", "apply"))
     lab.power_cut(inv, lab.find_host(inv, new))
     cut = Stopwatch()
-    probe = inv.glusterfs.mount_point + "/.day2-probe-$(hostname)"
+    # on the GlusterFS mount (a mount gone would write to the local disk), as each host's own file
+    probe = ("timeout 120 sh -c 'test \"$(stat -f -c %T \"$1\")\" = fuseblk && p=\"$1/.day2-probe-$(hostname)\" && "
+             "echo ok > \"$p\" && cat \"$p\" && rm \"$p\"' sh " + q(inv.glusterfs.mount_point))
     for name in others:   # a brick gone without a word: writes wait for GlusterFS's ping timeout (42 s)
-        on_host(inv, name, f"timeout 120 sh -c 'echo ok > {probe} && cat {probe} && rm {probe}'", timeout=150)
+        on_host(inv, name, probe, timeout=150)
     timing("power cut: the share writable again from every other host", cut())
     # what the other bricks now hold and the lost one lacks: the heal the return must finish
     lost_brick = f"{new}:{brick_dir(inv, inv.glusterfs.volume)}"
@@ -206,10 +243,11 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
 
     watch = Stopwatch()
     grown.suite.run("return", "deploy", "apply")
+    returned.append(True)
     timing(f"{new} back: deploy apply", watch())
     watch = Stopwatch()
     for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
-        on_host(inv, "controller", f"gluster volume heal {volume}")   # an index heal now, not at the next crawl
+        on_host(inv, "controller", f"gluster volume heal {q(volume)}")   # an index heal now, not at the next crawl
         pending = GlusterHealPending(volume)
         wait_for(lambda: (p := pending.parse(on_host(inv, "controller", pending.command()))) and
                  all(n == 0 for n in p.values()), 600, f"volume {volume} healed (no entry pending on any brick)",
@@ -228,3 +266,11 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     domains = on_host(inv, new, "virsh -c qemu:///system list --all --name").stdout.split()
     assert instance not in domains, f"{new} still has the evacuated guest's domain {instance}: {domains}"
     assert bystander.refresh().status == "ACTIVE", f"{bystander.server.name}: {server_detail(bystander.server)}"
+    # the clean-up on the returned host kept the disk it shares with the guest's new host: a hard
+    # reboot reads it again (the guest runs from memory, QEMU would keep a deleted file open)
+    disk = q(f"{inv.glusterfs.mount_point}/{lost.server.id}/disk")
+    on_host(inv, host_of(lost.refresh()), f"test -s {disk}")
+    cloud.nova.servers.reboot(lost.server, "HARD")
+    wait_for_status(lambda: cloud.nova.servers.get(lost.server.id), "ACTIVE", f"{lost.server.name} hard-rebooted",
+                    300, failures=SERVER_FAILURES, ready=lambda s: task_state(s) is None, detail=server_detail)
+    assert MARK in lost.run_as_root(READ_MARK), f"{lost.server.name} lost its disk's data after {new}'s clean-up"
