@@ -106,11 +106,11 @@ def stop(pidfile: Path, what: str, grace: float = 30.0, term: int = signal.SIGTE
     pidfile.unlink(missing_ok=True)
 
 
-def kill_all(pids: list[int], what: str) -> None:
-    """SIGKILL these pids and wait until they are gone."""
+def kill_all(pids: list[int], what: str, timeout: float = 15) -> None:
+    """SIGKILL these pids and wait until they are gone (up to `timeout` seconds)."""
     for p in pids:
         try:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: all(_gone(p) for p in pids), 15, f"{what} to die after SIGKILL")
+    wait_for(lambda: all(_gone(p) for p in pids), timeout, f"{what} to die after SIGKILL")
