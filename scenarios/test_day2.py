@@ -20,6 +20,7 @@ import pytest
 import lab
 from checks.openstack import SERVER_FAILURES
 from deploy.phases.p09_openstack_gateway.networks import VM_NETWORK
+from deploy.remote import Remote, RemoteError
 from deploy.facts_gluster import GlusterBricks, GlusterHealPending, GlusterVolume, replica_count
 from deploy.phases.p02_glusterfs_all import brick_dir
 from deploy.waits import wait_for, wait_for_status
@@ -47,7 +48,7 @@ class Grown:
         self.inventory = suite.inventory()
         self.host = self.inventory.hosts[-1].name   # the new compute
         self.bring_in_seconds = seconds
-        self.was_there = was_there   # a run before this one brought it in: the deploy only converged it
+        self.was_there = was_there   # it held a brick before: a run before this one brought it in
 
 
 @pytest.fixture(scope="session")   # session: the scenarios' session fixtures (key pair, flavors) use it
@@ -62,7 +63,9 @@ def grown(inventory, pytestconfig) -> Grown:
                     f"{folder}: give it the original inventory, not {inventory.path}", pytrace=False)
     path = write_grown(inventory, folder)
     suite = Suite(path, pytestconfig.rootpath / "reports" / "day2")
-    was_there = any(h.name == suite.inventory().hosts[-1].name for h in lab.made_hosts(inventory))
+    grown_inv = suite.inventory()
+    new = grown_inv.hosts[-1]
+    was_there = f"{new.name}:{brick_dir(grown_inv, grown_inv.glusterfs.volume)}" in bricks_now(grown_inv)
     watch = Stopwatch()
     suite.run("bring-in", "deploy", "apply")
     return Grown(suite, watch(), was_there)
@@ -73,6 +76,19 @@ def cloud(grown, secrets) -> Cloud:
     """The scenarios' admin clients, for the grown cloud (the same Keystone; overrides the
     default inventory's `cloud`, whose deploy would refuse the host it does not name)."""
     return Cloud(grown.inventory, secrets)   # the same file: secrets.file
+
+
+def bricks_now(inv) -> tuple[str, ...]:
+    """The instances volume's bricks as the controller has them; none before there is a volume
+    (or a controller: a lab not up yet, which the deploy brings up)."""
+    volume = GlusterVolume(inv.glusterfs.volume)
+    remote = Remote(inv.controller, connect_timeout=30)
+    try:
+        return GlusterBricks(inv.glusterfs.volume).parse(remote.run(volume.command(), check=False, timeout=60))
+    except RemoteError:
+        return ()
+    finally:
+        remote.close()
 
 
 def volume_facts(grown: Grown, volume: str):
