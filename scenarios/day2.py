@@ -91,10 +91,10 @@ class Suite:
         return load_inventory(self.inventory_path, check_keys=False)
 
 
-def on_host(inventory: Inventory, name: str, command: str, timeout: float = 120) -> Result:
-    """A command on one host of the inventory (non-zero exit: RemoteError, naming host and command)."""
+def on_host(inventory: Inventory, name: str, command: str, timeout: float = 120, check: bool = True) -> Result:
+    """A command on one host of the inventory (non-zero exit with `check`: RemoteError, naming host and command)."""
     remote = Remote(inventory.host(name), connect_timeout=30)
     try:
-        return remote.run(command, timeout=timeout)
+        return remote.run(command, timeout=timeout, check=check)
     finally:
         remote.close()

@@ -11,7 +11,6 @@ the grown inventory is LAB.state_dir/day2/inventory.yaml (use it with
 changes anything, naming the host and how to drain it."""
 from __future__ import annotations
 
-import re
 import shlex
 import uuid
 
@@ -20,11 +19,12 @@ import pytest
 import lab
 from checks.openstack import SERVER_FAILURES
 from deploy.phases.p09_openstack_gateway.networks import VM_NETWORK
-from deploy.remote import Remote, RemoteError
-from deploy.facts_gluster import GlusterBricks, GlusterHealPending, GlusterVolume, replica_count
+from deploy.remote import RemoteError
+from deploy.facts_gluster import GlusterBricks, GlusterBricksOnline, GlusterHealPending, GlusterVolume, replica_count
 from deploy.phases.p02_glusterfs_all import brick_dir
+from deploy.phases.p03_glusterfs_controller import STATUS_LOCK
 from deploy.waits import wait_for, wait_for_status
-from scenarios.cloud import Cloud, Stopwatch, fault_of, host_of, server_detail, task_state, wait_gone
+from scenarios.cloud import Cloud, Stopwatch, fault_of, host_of, server_detail, task_state, wait_gone, wait_server
 from scenarios.day2 import Suite, on_host, write_grown
 from scenarios.test_live_migration import migrate
 
@@ -81,14 +81,11 @@ def cloud(grown, secrets) -> Cloud:
 def bricks_now(inv) -> tuple[str, ...]:
     """The instances volume's bricks as the controller has them; none before there is a volume
     (or a controller: a lab not up yet, which the deploy brings up)."""
-    volume = GlusterVolume(inv.glusterfs.volume)
-    remote = Remote(inv.controller, connect_timeout=30)
+    bricks = GlusterBricks(inv.glusterfs.volume)
     try:
-        return GlusterBricks(inv.glusterfs.volume).parse(remote.run(volume.command(), check=False, timeout=60))
+        return bricks.parse(on_host(inv, "controller", bricks.command(), timeout=60, check=False))
     except RemoteError:
         return ()
-    finally:
-        remote.close()
 
 
 def volume_facts(grown: Grown, volume: str):
@@ -131,8 +128,8 @@ def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timi
         assert f"{new}:{brick_dir(inv, volume)}" in bricks, f"volume {volume} has no brick on {new}: {bricks}"
         assert replica_count(info) == inv.glusterfs.replica == len(inv.with_role("compute")), \
             f"volume {volume}: {info.get('Number of Bricks')}, the inventory says replica {inv.glusterfs.replica}"
-        status = on_host(inv, "controller", f"gluster volume status {q(volume)} detail").stdout
-        online = sum(bool(re.match(r"Online.*: Y", line)) for line in status.splitlines())
+        status = GlusterBricksOnline(volume, STATUS_LOCK)   # the deploy's own fact, under its lock
+        online = status.parse(on_host(inv, "controller", status.command()))
         assert online == len(bricks), f"volume {volume}: {online} of {len(bricks)} bricks online"
         # what the volume held before the new brick came is copied onto it (a replica, not an empty disk)
         first = inv.with_role("compute")[0].name
@@ -287,6 +284,5 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     disk = q(f"{inv.glusterfs.mount_point}/{lost.server.id}/disk")
     on_host(inv, host_of(lost.refresh()), f"test -s {disk}")
     cloud.nova.servers.reboot(lost.server, "HARD")
-    wait_for_status(lambda: cloud.nova.servers.get(lost.server.id), "ACTIVE", f"{lost.server.name} hard-rebooted",
-                    300, failures=SERVER_FAILURES, ready=lambda s: task_state(s) is None, detail=server_detail)
+    wait_server(cloud, lost.server, "ACTIVE")
     assert MARK in lost.run_as_root(READ_MARK), f"{lost.server.name} lost its disk's data after {new}'s clean-up"
