@@ -8,6 +8,7 @@ boot guests; no linuxbridge agent logged an ebtables failure meanwhile."""
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import socket
 import subprocess
 import uuid
@@ -20,8 +21,8 @@ from checks.openstack import NOVA_MICROVERSION, user_session
 from checks.tools import ensure_tools
 from deploy.services.keystone import DEMO
 from deploy.phases.p09_openstack_gateway.networks import PUBLIC_NETWORK
-from deploy.waits import wait_for, wait_for_status
-from scenarios.cloud import Cleanup, Cloud, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
+from deploy.waits import WaitTimeout, wait_for, wait_for_status
+from scenarios.cloud import Cleanup, Cloud, GuestError, Stopwatch, fixed_ip, host_of, ssh, wait_gone, wait_server
 from scenarios.test_live_migration import migrate
 
 pytestmark = pytest.mark.scenario
@@ -216,7 +217,24 @@ def agent_logs(pool, inventory) -> AgentLogs:
     return AgentLogs(pool, hosts)
 
 
-def test_a_port_security_guest_migrates_and_its_hosts_still_boot(boot, cloud, inventory, timing, agent_logs):
+def answering_on(cloud: Cloud, pool, guest, host: str, when: str, timeout: float = 60) -> None:
+    """Wait for the guest's floating address to answer ping; if it does not, fail
+    with where the network has the guest: its port's status and binding, and
+    each compute's bridge forwarding entry for its MAC (a stale one points the
+    traffic at a host the guest left)."""
+    try:
+        wait_for(lambda: answers_ping(guest.floating_ip), timeout, f"{guest.floating_ip} answering on {host} {when}")
+    except WaitTimeout as e:
+        port = port_of(cloud, guest.server)
+        facts = [f"port {port['id']}: status {port['status']}, bound to {port.get('binding:host_id')}"]
+        for name in [h.name for h in cloud.inventory.with_role("compute")]:
+            entries = pool[name].run(f"bridge fdb show | grep -i -- {shlex.quote(port['mac_address'])} || true",
+                                     check=False).stdout.strip()
+            facts.append(f"{name} fdb: {entries or '(none)'}")
+        raise GuestError(f"{e}\n" + "\n".join(facts)) from None
+
+
+def test_a_port_security_guest_migrates_and_its_hosts_still_boot(boot, cloud, inventory, timing, agent_logs, pool):
     """Live-migrate a guest with port security on away and back (its ARP
     protection is rewritten on both hosts); then a new guest boots on each
     host it left, in normal time; no agent logged an ebtables failure."""
@@ -226,10 +244,13 @@ def test_a_port_security_guest_migrates_and_its_hosts_still_boot(boot, cloud, in
     guest = boot(image)
     assert port_of(cloud, guest.server)["port_security_enabled"] is True
     origin = guest.host
+    # answering before it moves: a guest migrated while it boots could fail for
+    # reasons of its own boot, and then the migration's fault would not be told apart
+    answering_on(cloud, pool, guest, origin, "before any migration", timeout=300)
     _, away = migrate(cloud, guest, timing, "port security away")
-    wait_for(lambda: answers_ping(guest.floating_ip), 60, f"{guest.floating_ip} answering on {away}")
+    answering_on(cloud, pool, guest, away, "after the migration away")
     migrate(cloud, guest, timing, "port security back", to=origin)
-    wait_for(lambda: answers_ping(guest.floating_ip), 60, f"{guest.floating_ip} answering back on {origin}")
+    answering_on(cloud, pool, guest, origin, "after the migration back")
     for left in (origin, away):
         watch = Stopwatch()
         fresh = boot(image, host=left)
