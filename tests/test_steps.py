@@ -195,3 +195,35 @@ def test_a_service_still_starting_with_an_old_config_is_restarted_not_started(tm
     remote.state.changes.clear()
     apply_host(remote, steps)
     assert remote.state.changes == ["systemctl restart placement-api"]
+
+
+def _start_command_exit(tmp_path, start_rc: int, state: str) -> int:
+    """The start action's shell, with a `systemctl` that fails its start and reports `state`."""
+    import stat
+    import subprocess
+    from deploy.steps.services import start
+    fake = tmp_path / "systemctl"
+    fake.write_text(f"#!/bin/sh\ncase $1 in start) exit {start_rc};; is-active) echo {state};; esac\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    command = start("odd unit;name.service")[0].command
+    return subprocess.run(["sh", "-c", command], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=10).returncode
+
+
+@pytest.mark.parametrize("start_rc,state,expected", [(0, "active", 0), (1, "activating", 0), (1, "active", 0),
+                                                     (1, "failed", 1), (1, "inactive", 1)])
+def test_a_failed_start_counts_only_while_systemd_restarts_the_unit(tmp_path, start_rc, state, expected):
+    assert _start_command_exit(tmp_path, start_rc, state) == expected
+
+
+def test_the_start_is_awaited_until_active_and_a_failed_unit_ends_the_wait(remote):
+    from deploy.facts import UnitInfo
+    from deploy.steps.base import Refused
+    from deploy.steps.services import start
+    awaited = start("libvirtd.service")[1].await_check
+    info = lambda active: UnitInfo("enabled", active, False, 0, 0)  # noqa: E731
+    assert awaited.holds({awaited.facts[0]: info("active")})
+    assert not awaited.holds({awaited.facts[0]: info("activating")})
+    with pytest.raises(Refused, match="libvirtd.service is failed after its start: see journalctl -u libvirtd.service"):
+        awaited.holds({awaited.facts[0]: info("failed")})
+    first = apply_host(remote, [Service("t", "demo.service")])
+    assert first.error is None and remote.state.units["demo.service"][1] == "active"
