@@ -83,13 +83,13 @@ def bricks_now(inv) -> tuple[str, ...]:
     (or a controller: a lab not up yet, which the deploy brings up)."""
     bricks = GlusterBricks(inv.glusterfs.volume)
     try:
-        return bricks.parse(on_host(inv, "controller", bricks.command(), timeout=60, check=False))
+        return bricks.parse(on_host(inv, inv.controller.name, bricks.command(), timeout=60, check=False))
     except RemoteError:
         return ()
 
 
 def volume_facts(grown: Grown, volume: str):
-    result = on_host(grown.inventory, "controller", f"gluster volume info {q(volume)}")
+    result = on_host(grown.inventory, grown.inventory.controller.name, f"gluster volume info {q(volume)}")
     return GlusterVolume(volume).parse(result), GlusterBricks(volume).parse(result)
 
 
@@ -129,7 +129,7 @@ def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timi
         assert replica_count(info) == inv.glusterfs.replica == len(inv.with_role("compute")), \
             f"volume {volume}: {info.get('Number of Bricks')}, the inventory says replica {inv.glusterfs.replica}"
         status = GlusterBricksOnline(volume, STATUS_LOCK)   # the deploy's own fact, under its lock
-        online = status.parse(on_host(inv, "controller", status.command()))
+        online = status.parse(on_host(inv, inv.controller.name, status.command()))
         assert online == len(bricks), f"volume {volume}: {online} of {len(bricks)} bricks online"
         # what the volume held before the new brick came is copied onto it (a replica, not an empty disk)
         first = inv.with_role("compute")[0].name
@@ -236,7 +236,7 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     # what the other bricks now hold and the lost one lacks: the heal the return must finish
     lost_brick = f"{new}:{brick_dir(inv, inv.glusterfs.volume)}"
     pending = GlusterHealPending(inv.glusterfs.volume)
-    during = pending.parse(on_host(inv, "controller", pending.command()))
+    during = pending.parse(on_host(inv, inv.controller.name, pending.command()))
     assert during.get(lost_brick) == -1 and any(n > 0 for n in during.values()), \
         f"volume {inv.glusterfs.volume} during the loss: {during} (expected {lost_brick} unreachable, entries pending)"
     with bystander.shell():
@@ -260,9 +260,9 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     timing(f"{new} back: deploy apply", watch())
     watch = Stopwatch()
     for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
-        on_host(inv, "controller", f"gluster volume heal {q(volume)}")   # an index heal now, not at the next crawl
+        on_host(inv, inv.controller.name, f"gluster volume heal {q(volume)}")   # an index heal now, not at the next crawl
         pending = GlusterHealPending(volume)
-        wait_for(lambda: (p := pending.parse(on_host(inv, "controller", pending.command()))) and
+        wait_for(lambda: (p := pending.parse(on_host(inv, inv.controller.name, pending.command()))) and
                  all(n == 0 for n in p.values()), 600, f"volume {volume} healed (no entry pending on any brick)",
                  interval=3.0)
     timing("heal: after the converging deploy, until no entry pending", watch())
