@@ -98,3 +98,12 @@ def on_host(inventory: Inventory, name: str, command: str, timeout: float = 120,
         return remote.run(command, timeout=timeout, check=check)
     finally:
         remote.close()
+
+
+def file_difference(new: list[str], old: list[str], shown: int = 8) -> str:
+    """What a brick lacks or holds otherwise than another ("" when the two lists are the same):
+    the `path size` lines only the old brick has, and those only the new one has."""
+    lacking, extra = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+    parts = [f"{len(found)} {label}: {', '.join(found[:shown])}{' ...' if len(found) > shown else ''}"
+             for label, found in (("only on the old brick", lacking), ("only on the new", extra)) if found]
+    return "; ".join(parts)

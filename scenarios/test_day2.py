@@ -23,9 +23,9 @@ from deploy.remote import RemoteError
 from deploy.facts_gluster import GlusterBricks, GlusterBricksOnline, GlusterHealPending, GlusterVolume, replica_count
 from deploy.phases.p02_glusterfs_all import brick_dir
 from deploy.phases.p03_glusterfs_controller import STATUS_LOCK
-from deploy.waits import wait_for, wait_for_status
+from deploy.waits import WaitTimeout, wait_for, wait_for_status
 from scenarios.cloud import Cloud, Stopwatch, fault_of, host_of, server_detail, task_state, wait_gone, wait_server
-from scenarios.day2 import Suite, on_host, write_grown
+from scenarios.day2 import Suite, file_difference, on_host, write_grown
 from scenarios.test_live_migration import migrate
 
 pytestmark = pytest.mark.day2
@@ -99,6 +99,23 @@ def brick_files(inv, host: str, volume: str) -> list[str]:
                               "-printf '%p %s\\n' | sort").stdout.splitlines()
 
 
+def wait_same_files(inv, new: str, first: str, volume: str, timeout: float = 300) -> None:
+    """Until the new brick holds every file (and size) the first compute's brick holds; each change
+    of the difference is logged, and a timeout names it with what the self-heal daemon has pending."""
+    seen = {"difference": ""}
+
+    def same() -> bool:
+        seen["difference"] = file_difference(brick_files(inv, new, volume), brick_files(inv, first, volume))
+        return not seen["difference"]
+
+    try:
+        wait_for(same, timeout, f"{new}'s brick of {volume} holding every file {first}'s holds", interval=3.0,
+                 describe=lambda _: seen["difference"] or "the same files")
+    except WaitTimeout as e:
+        heal = on_host(inv, inv.controller.name, f"gluster volume heal {q(volume)} info summary", check=False)
+        raise WaitTimeout(f"{e}\ngluster volume heal {volume} info summary:\n{heal.stdout}{heal.stderr}") from None
+
+
 def service(cloud: Cloud, host: str):
     found = cloud.nova.services.list(host=host, binary="nova-compute")
     assert len(found) == 1, f"Nova lists {len(found)} nova-compute services on {host}"
@@ -133,8 +150,7 @@ def test_scale_out_brings_the_new_compute_in(grown, cloud, boot, inventory, timi
         assert online == len(bricks), f"volume {volume}: {online} of {len(bricks)} bricks online"
         # what the volume held before the new brick came is copied onto it (a replica, not an empty disk)
         first = inv.with_role("compute")[0].name
-        wait_for(lambda: brick_files(inv, new, volume) == brick_files(inv, first, volume), 300,
-                 f"{new}'s brick of {volume} holding every file {first}'s holds", interval=3.0)
+        wait_same_files(inv, new, first, volume)
     mounted = on_host(inv, new, f"findmnt -n -o FSTYPE {q(inv.glusterfs.mount_point)}").stdout.strip()
     assert mounted == "fuse.glusterfs", f"{new}: {inv.glusterfs.mount_point} is {mounted or 'not mounted'}"
 

@@ -226,3 +226,14 @@ def test_five_computes_with_replica_4_is_refused_by_the_inventory(tmp_path):
                                              r"must be a multiple of the replica count: 4 or 8 compute hosts for "
                                              r"replica 4, or replica 5 for these 5\)"):
         inventory(tmp_path, 5, 4)
+
+
+def test_the_brick_comparison_names_what_the_new_brick_lacks_and_holds_otherwise():
+    from scenarios.day2 import file_difference
+    old = ["./_base/abc 2147483648", "./compute_nodes 120", "./locks/nova-abc 0"]
+    assert file_difference(list(old), old) == ""
+    said = file_difference(["./_base/abc 1048576", "./compute_nodes 120", "./stray 3"], old)
+    assert said == ("2 only on the old brick: ./_base/abc 2147483648, ./locks/nova-abc 0; "
+                    "2 only on the new: ./_base/abc 1048576, ./stray 3")
+    many = [f"./f{i} 1" for i in range(10)]
+    assert file_difference([], many, shown=2) == "10 only on the old brick: ./f0 1, ./f1 1 ..."
