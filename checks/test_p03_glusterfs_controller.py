@@ -1,6 +1,6 @@
 """Checks of 03-glusterfs-controller: every peer connected, both volumes
 (Nova's instances, Cinder's volumes) started replicas over every compute's
-brick, all bricks online."""
+brick, all bricks online, none with an entry pending heal."""
 import re
 
 import pytest
@@ -47,3 +47,24 @@ def test_all_bricks_online(host, inventory, volume):
         f"on {host.backend.hostname} restarts missing brick processes (or re-run the deploy: phase 03 does it); "
         f"if one stays offline, read /var/log/glusterfs/bricks/*.log and `systemctl status glusterd` on "
         f"{', '.join(sorted({b.split(':')[0] for b in offline}))}")
+
+
+@pytest.mark.controller
+@pytest.mark.parametrize("volume", ["vm-instances", "cinder-volumes"])
+def test_no_brick_has_an_entry_pending_heal(host, inventory, volume):
+    """Every brick holds what the others hold, by GlusterFS's own account (`heal info`): a write
+    in flight shows for a moment, so the count is read until it is zero, for a minute at most."""
+    from deploy.facts_gluster import GlusterHealPending
+    from deploy.remote import Result
+    from deploy.waits import wait_for
+
+    name = {"vm-instances": inventory.glusterfs.volume, "cinder-volumes": inventory.glusterfs.volumes_volume}[volume]
+    fact = GlusterHealPending(name)
+
+    def pending() -> dict[str, int]:
+        run = host.run(fact.command())
+        return fact.parse(Result(host.backend.hostname, fact.command(), run.rc, run.stdout, run.stderr))
+
+    wait_for(lambda: (found := pending()) and all(n == 0 for n in found.values()), 60,
+             f"no entry of {name} pending heal on any brick (gluster volume heal {name} info)", interval=2.0,
+             describe=lambda _: str(pending()))

@@ -103,9 +103,14 @@ def execute(remote: Remote, action: Action) -> None:
     if action.await_check is not None:
         # a busy host that does not answer within 30 s is asked again; other errors end the wait
         check = action.await_check
-        wait_for(lambda: check.holds(read(remote, check.facts, timeout=30)),
-                 action.timeout, f"{remote.host.name}: {action.what or action.await_condition}",
-                 transient=(RemoteError,))
+
+        def holds() -> bool:
+            if action.nudge:
+                remote.run(action.nudge, check=False, timeout=60)
+            return check.holds(read(remote, check.facts, timeout=30))
+
+        wait_for(holds, action.timeout, f"{remote.host.name}: {action.what or action.await_condition}",
+                 interval=action.interval, transient=(RemoteError,))
     elif action.path is not None:
         remote.put(action.path, action.content or b"", mode=action.mode, owner=action.owner, group=action.group)
     else:

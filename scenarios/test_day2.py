@@ -276,7 +276,7 @@ def test_a_power_cut_loses_no_guest_and_the_host_heals_on_return(grown, cloud, b
     timing(f"{new} back: deploy apply", watch())
     watch = Stopwatch()
     for volume in (inv.glusterfs.volume, inv.glusterfs.volumes_volume):
-        on_host(inv, inv.controller.name, f"gluster volume heal {q(volume)}")   # an index heal now, not at the next crawl
+        # no heal asked for here: the deploy's phase 03 awaits it (asking the daemon for one each poll)
         pending = GlusterHealPending(volume)
         wait_for(lambda: (p := pending.parse(on_host(inv, inv.controller.name, pending.command()))) and
                  all(n == 0 for n in p.values()), 600, f"volume {volume} healed (no entry pending on any brick)",

@@ -10,8 +10,8 @@ written as the host would show it, not taken from the steps that read it:
 from __future__ import annotations
 
 from deploy.facts import Fact, MountType, PathOwner, PathStat, PathType, SqlScalar, Succeeds, UserGroups
-from deploy.facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool,
-                                  GlusterVolume)
+from deploy.facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterHealPending,
+                                  GlusterPeerStates, GlusterPool, GlusterVolume)
 from deploy.inventory import Host
 from deploy.phases import Context, Phase
 from deploy.runner import apply_host
@@ -55,6 +55,8 @@ def named(host: str) -> dict[Fact, object]:
         out[GlusterBricks("cinder-volumes")] = bricks("cinder-volumes")
         out[GlusterBricksOnline("vm-instances", STATUS_LOCK)] = 4
         out[GlusterBricksOnline("cinder-volumes", STATUS_LOCK)] = 4
+        for name, leaf in (("vm-instances", "brick"), ("cinder-volumes", "cinder-volumes-brick")):
+            out[GlusterHealPending(name)] = {f"compute{i}:/export/gluster/{leaf}": 0 for i in range(1, 5)}
         out[SqlScalar(NOVA_COMPUTES_UP)] = 4
         out[SqlScalar("SELECT COUNT(*) FROM nova.compute_nodes WHERE deleted=0")] = 4
         out[SqlScalar("SELECT COUNT(*) FROM nova_api.host_mappings")] = 4

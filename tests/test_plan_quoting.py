@@ -66,7 +66,7 @@ def commands(inv: Inventory) -> list[tuple[str, str]]:
             for step in steps:
                 texts = [str(fact) for fact in step.facts()]
                 for action in step.fresh():
-                    texts += [t for t in (action.command, action.await_condition) if t]
+                    texts += [t for t in (action.command, action.await_condition, action.nudge) if t]
                 out += [(f"{phase.title} on {host.name}: {step.key}", t) for t in texts]
     return out
 

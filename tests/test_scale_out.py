@@ -237,3 +237,38 @@ def test_the_brick_comparison_names_what_the_new_brick_lacks_and_holds_otherwise
                     "2 only on the new: ./_base/abc 1048576, ./stray 3")
     many = [f"./f{i} 1" for i in range(10)]
     assert file_difference([], many, shown=2) == "10 only on the old brick: ./f0 1, ./f1 1 ..."
+
+
+def test_pending_heal_is_awaited_asking_the_daemon_for_a_heal_before_each_poll(default_inventory):
+    """A brick with entries pending: the await runs `heal VOL` before each poll (the daemon may
+    sleep 600 s after a round that healed nothing) and ends once no brick has an entry pending."""
+    from deploy.facts_gluster import GlusterHealPending
+    from deploy.phases.p03_glusterfs_controller import healed
+
+    pending = GlusterHealPending("vm-instances")
+
+    class Healing(FakeRemote):
+        """Every heal asked for heals half of what is pending."""
+        def run(self, command, **kw):
+            result = super().run(command, **kw)
+            left = self.state.table[pending]
+            self.state.table[pending] = {b: n // 2 for b, n in left.items()}
+            return result
+
+    remote = Healing(default_inventory.host("controller"))
+    remote.state.table[pending] = {brick("compute1", "vm-instances"): 5, brick("compute5", "vm-instances"): 0}
+    step = healed("vm-instances", interval=0.01)
+    result = apply_host(remote, [step])
+    assert result.error is None and result.steps[0].changed
+    assert remote.state.changes == ["gluster --mode=script volume heal vm-instances"] * 3   # 5 -> 2 -> 1 -> 0
+
+
+@pytest.mark.parametrize("seen", [{}, {brick("compute1", "vm-instances"): 0, brick("compute5", "vm-instances"): -1}],
+                         ids=["heal info failed", "a brick not answering"])
+def test_a_heal_info_that_cannot_tell_is_not_healed(seen):
+    from deploy.facts_gluster import GlusterHealPending
+    from deploy.phases.p03_glusterfs_controller import healed
+
+    step = healed("vm-instances")
+    assert step.diff({GlusterHealPending("vm-instances"): seen}, set()).changed
+    assert not step.diff({GlusterHealPending("vm-instances"): {brick("compute1", "vm-instances"): 0}}, set()).changed

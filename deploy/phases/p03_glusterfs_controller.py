@@ -16,8 +16,8 @@ import shlex
 
 from ..inventory import Host, Inventory
 from ..facts import check
-from ..facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterPeerStates, GlusterPool,
-                             GlusterRebalanced, GlusterVolume, replica_count)
+from ..facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterHealPending,
+                             GlusterPeerStates, GlusterPool, GlusterRebalanced, GlusterVolume, replica_count)
 from ..gluster_growth import VolumeBricks, drain_problems, growth, host_of, rebalance_command, rebalanced
 from ..steps import Await, Command, Refused, Step
 from . import Context, Phase, Precondition
@@ -103,6 +103,8 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
                           title=f"{name}: offline bricks restarted"))
     result.append(Await("02-glusterfs-create-volume", online, f"all {len(members)} bricks of {name} online",
                         timeout=120))
+    if inv.glusterfs.replica > 1:
+        result.append(healed(name))
     if len(members) > inv.glusterfs.replica:
         # distributed: files spread over the replica sets once every brick host has rebalanced
         # (a host added later has not); not needed for one replica set, nor for a raised replica count
@@ -112,6 +114,19 @@ def volume_steps(inv: Inventory, name: str, options: dict[str, str]) -> list[Ste
                                            f"a rebalance in progress or completed on {', '.join(hosts)}"),
                               title=f"{name}: rebalanced over its replica sets"))
     return result
+
+
+def healed(name: str, interval: float = 5.0) -> Await:
+    """Every brick holds what the others hold: none has an entry pending heal (a brick just added
+    for a raised replica count, or one back after its host was lost, is filled by the self-heal
+    daemon). The daemon sleeps cluster.heal-timeout (600 s) after a round that healed nothing,
+    which a round that lost its locks to another host's daemon is; `heal VOL` wakes it, so each
+    poll asks for one (a CI run found a new brick still lacking files 300 s after it was added)."""
+    pending = check(GlusterHealPending(name), lambda found: bool(found) and all(n == 0 for n in found.values()),
+                    f"no entry of {name} pending heal on any brick")
+    return Await("02-glusterfs-create-volume", pending, f"every brick of {name} healed", timeout=900,
+                 interval=interval, nudge=f"{GLUSTER} volume heal {shlex.quote(name)}",
+                 title=f"{name}: every brick healed")
 
 
 def preconditions(ctx: Context, host: Host) -> list[Precondition]:

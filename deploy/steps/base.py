@@ -27,6 +27,8 @@ class Action:
     timeout: float = 0.0
     what: str | None = None              # what the poll awaits, in words (else the condition)
     await_check: Check | None = None     # polled until it holds, with a deadline
+    interval: float = 0.5                # seconds between polls
+    nudge: str | None = None             # run before each poll: wakes what is awaited (its failure counts as not yet)
 
     @classmethod
     def run(cls, command: str | Sequence[str]) -> Action:
@@ -39,9 +41,10 @@ class Action:
                    path=path, content=content, mode=mode, owner=owner, group=group)
 
     @classmethod
-    def poll(cls, describe: str, check: Check, timeout: float, what: str | None = None) -> Action:
+    def poll(cls, describe: str, check: Check, timeout: float, what: str | None = None,
+             interval: float = 0.5, nudge: str | None = None) -> Action:
         return cls(describe=describe, await_condition="; ".join(map(str, check.facts)), timeout=timeout,
-                   what=what, await_check=check)
+                   what=what, await_check=check, interval=interval, nudge=nudge)
 
 
 @dataclass

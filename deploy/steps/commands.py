@@ -47,13 +47,17 @@ class Await(Step):
 
     Not a change of the host, but a step of the phase: the report's scripts
     that waited for a daemon to be ready before using it. `condition` is a
-    named fact's Check or a command that holds when it exits 0.
+    named fact's Check or a command that holds when it exits 0. `nudge`, when
+    given, runs before each poll (every `interval` seconds): for a daemon that
+    does the awaited work but may sleep between rounds of it.
     """
     script: str
     condition: CommandText | Check
     what: str
     timeout: float = 120.0
     title: str = ""
+    interval: float = 0.5
+    nudge: str | None = None
     check: Check = field(default=None, init=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -73,4 +77,6 @@ class Await(Step):
             f"{self.check.says} ({'; '.join(map(str, self.check.facts))})")
         # a timeout names the condition: a named check by what is awaited, a command by its text
         what = self.what if isinstance(self.condition, Check) else None
-        return [Action.poll(f"poll up to {self.timeout:.0f}s until: {condition}", self.check, self.timeout, what)]
+        each = f", running {self.nudge} every {self.interval:.0f}s" if self.nudge else ""
+        return [Action.poll(f"poll up to {self.timeout:.0f}s until: {condition}{each}", self.check, self.timeout,
+                            what, interval=self.interval, nudge=self.nudge)]
