@@ -54,17 +54,19 @@ def test_all_bricks_online(host, inventory, volume):
 def test_no_brick_has_an_entry_pending_heal(host, inventory, volume):
     """Every brick holds what the others hold, by GlusterFS's own account (`heal info`): a write
     in flight shows for a moment, so the count is read until it is zero, for a minute at most."""
-    from deploy.facts_gluster import GlusterHealPending
+    from deploy.facts_gluster import GlusterHealPending, nothing_pending
     from deploy.remote import Result
     from deploy.waits import wait_for
 
     name = {"vm-instances": inventory.glusterfs.volume, "cinder-volumes": inventory.glusterfs.volumes_volume}[volume]
     fact = GlusterHealPending(name)
+    seen: dict[str, int] = {}
 
-    def pending() -> dict[str, int]:
+    def healed() -> bool:
         run = host.run(fact.command())
-        return fact.parse(Result(host.backend.hostname, fact.command(), run.rc, run.stdout, run.stderr))
+        seen.clear()
+        seen.update(fact.parse(Result(host.backend.hostname, fact.command(), run.rc, run.stdout, run.stderr)))
+        return nothing_pending(seen)
 
-    wait_for(lambda: (found := pending()) and all(n == 0 for n in found.values()), 60,
-             f"no entry of {name} pending heal on any brick (gluster volume heal {name} info)", interval=2.0,
-             describe=lambda _: str(pending()))
+    wait_for(healed, 60, f"no entry of {name} pending heal on any brick (gluster volume heal {name} info)",
+             interval=2.0, describe=lambda _: f"entries pending per brick (-1: not asked): {seen}")

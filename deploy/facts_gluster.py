@@ -164,3 +164,9 @@ class GlusterHealPending(Fact):
             elif brick and (m := re.match(r"Number of entries: (\d+)", line)):
                 pending[brick] = int(m[1])
         return pending
+
+
+def nothing_pending(pending: dict[str, int]) -> bool:
+    """GlusterHealPending's value says every brick was asked and none has an entry to heal
+    (an empty value, the command failed, or a brick that could not be asked tells nothing)."""
+    return bool(pending) and all(n == 0 for n in pending.values())

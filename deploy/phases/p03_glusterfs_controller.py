@@ -17,7 +17,8 @@ import shlex
 from ..inventory import Host, Inventory
 from ..facts import check
 from ..facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterGroupKeys, GlusterHealPending,
-                             GlusterPeerStates, GlusterPool, GlusterRebalanced, GlusterVolume, replica_count)
+                             GlusterPeerStates, GlusterPool, GlusterRebalanced, GlusterVolume, nothing_pending,
+                             replica_count)
 from ..gluster_growth import VolumeBricks, drain_problems, growth, host_of, rebalance_command, rebalanced
 from ..steps import Await, Command, Refused, Step
 from . import Context, Phase, Precondition
@@ -122,8 +123,7 @@ def healed(name: str, interval: float = 5.0) -> Await:
     daemon). The daemon sleeps cluster.heal-timeout (600 s) after a round that healed nothing,
     which a round that lost its locks to another host's daemon is; `heal VOL` wakes it, so each
     poll asks for one (a CI run found a new brick still lacking files 300 s after it was added)."""
-    pending = check(GlusterHealPending(name), lambda found: bool(found) and all(n == 0 for n in found.values()),
-                    f"no entry of {name} pending heal on any brick")
+    pending = check(GlusterHealPending(name), nothing_pending, f"no entry of {name} pending heal on any brick")
     return Await("02-glusterfs-create-volume", pending, f"every brick of {name} healed", timeout=900,
                  interval=interval, nudge=f"{GLUSTER} volume heal {shlex.quote(name)}",
                  title=f"{name}: every brick healed")
