@@ -6,7 +6,10 @@ import re
 import pytest
 
 from checks.readings import replica_layout_problems
+from deploy.facts_gluster import GlusterHealPending, nothing_pending
 from deploy.phases.ids import CINDER_UID, NOVA_UID
+from deploy.remote import Result
+from deploy.waits import wait_for
 
 pytestmark = [pytest.mark.p03, pytest.mark.usefixtures("phase_p03")]
 
@@ -54,10 +57,6 @@ def test_all_bricks_online(host, inventory, volume):
 def test_no_brick_has_an_entry_pending_heal(host, inventory, volume):
     """Every brick holds what the others hold, by GlusterFS's own account (`heal info`): a write
     in flight shows for a moment, so the count is read until it is zero, for a minute at most."""
-    from deploy.facts_gluster import GlusterHealPending, nothing_pending
-    from deploy.remote import Result
-    from deploy.waits import wait_for
-
     name = {"vm-instances": inventory.glusterfs.volume, "cinder-volumes": inventory.glusterfs.volumes_volume}[volume]
     fact = GlusterHealPending(name)
     seen: dict[str, int] = {}

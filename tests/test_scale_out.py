@@ -3,14 +3,16 @@ controller converged for the default four computes meets an inventory that gaine
 import pytest
 import yaml
 
-from deploy.facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterPeerStates, GlusterPool,
-                                  GlusterRebalanced, GlusterVolume, replica_count)
+from deploy.facts_gluster import (GlusterBricks, GlusterBricksOnline, GlusterHealPending, GlusterPeerStates,
+                                  GlusterPool, GlusterRebalanced, GlusterVolume, replica_count)
 from deploy.gluster_growth import Growth, growth
 from deploy.inventory import InventoryError, load_inventory
 from deploy.phases import Context, all_phases
+from deploy.phases.p03_glusterfs_controller import healed
 from deploy.remote import Result
 from deploy.runner import PreconditionError, apply_host, check_preconditions
 from deploy.secrets import Secrets
+from scenarios.day2 import file_difference
 from tests.conftest import ROOT
 from tests.fakes import FakeRemote
 from tests.phase_cases import STATUS_LOCK, converge
@@ -229,7 +231,6 @@ def test_five_computes_with_replica_4_is_refused_by_the_inventory(tmp_path):
 
 
 def test_the_brick_comparison_names_what_the_new_brick_lacks_and_holds_otherwise():
-    from scenarios.day2 import file_difference
     old = ["./_base/abc 2147483648", "./compute_nodes 120", "./locks/nova-abc 0"]
     assert file_difference(list(old), old) == ""
     said = file_difference(["./_base/abc 1048576", "./compute_nodes 120", "./stray 3"], old)
@@ -242,9 +243,6 @@ def test_the_brick_comparison_names_what_the_new_brick_lacks_and_holds_otherwise
 def test_pending_heal_is_awaited_asking_the_daemon_for_a_heal_before_each_poll(default_inventory):
     """A brick with entries pending: the await runs `heal VOL` before each poll (the daemon may
     sleep 600 s after a round that healed nothing) and ends once no brick has an entry pending."""
-    from deploy.facts_gluster import GlusterHealPending
-    from deploy.phases.p03_glusterfs_controller import healed
-
     pending = GlusterHealPending("vm-instances")
 
     class Healing(FakeRemote):
@@ -266,9 +264,6 @@ def test_pending_heal_is_awaited_asking_the_daemon_for_a_heal_before_each_poll(d
 @pytest.mark.parametrize("seen", [{}, {brick("compute1", "vm-instances"): 0, brick("compute5", "vm-instances"): -1}],
                          ids=["heal info failed", "a brick not answering"])
 def test_a_heal_info_that_cannot_tell_is_not_healed(seen):
-    from deploy.facts_gluster import GlusterHealPending
-    from deploy.phases.p03_glusterfs_controller import healed
-
     step = healed("vm-instances")
     assert step.diff({GlusterHealPending("vm-instances"): seen}, set()).changed
     assert not step.diff({GlusterHealPending("vm-instances"): {brick("compute1", "vm-instances"): 0}}, set()).changed
