@@ -49,11 +49,15 @@ def test_clock_within_a_second_of_the_operator(host):
 
 @pytest.mark.all
 def test_debconf_answers_loaded(host):
-    wrong = []
-    for package, question, _kind, value in PRESEED:
-        if question in NOT_KEPT:  # packages' own scripts drop or rewrite these after install
-            continue
-        answer = host.run("echo get %s | debconf-communicate %s", question, package).stdout.strip()
-        if answer != f"0 {value}".strip():
-            wrong.append(f"{question}={answer!r}")
+    """Every kept answer, asked of debconf's database in one debconf-communicate
+    (one Perl start per host, not one per question: `get` reads a question by
+    its name whatever package owns it); an answer line per question, in order."""
+    # answers the packages' own scripts drop or rewrite after install (NOT_KEPT) are not asked
+    asked = [(question, value) for _package, question, _kind, value in PRESEED if question not in NOT_KEPT]
+    script = "".join(f"get {question}\n" for question, _ in asked)
+    answers = host.run("printf %s | debconf-communicate", script).stdout.splitlines()
+    assert len(answers) == len(asked), (f"{host.backend.hostname}: debconf-communicate answered {len(answers)} "
+                                        f"lines to {len(asked)} questions: {answers[:5]}")
+    wrong = [f"{question}={answer!r}" for (question, value), answer in zip(asked, answers)
+             if answer.strip() != f"0 {value}".strip()]
     assert not wrong, f"{host.backend.hostname}: debconf answers not as preseeded: {', '.join(wrong[:5])}"
