@@ -9,9 +9,10 @@ naming every failed host, its step and the command's error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .facts import read
@@ -117,32 +118,78 @@ def execute(remote: Remote, action: Action) -> None:
         remote.run(action.command or "true")
 
 
-def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], None] = log.info) -> HostResult:
-    """Converge one host. Stops at the first failing step; the error names it."""
+def _walk(remote: Remote, steps: Sequence[tuple[int, Step]], total: int, facts: dict, stale: bool,
+          done: set[str], progress: Callable[[str], None], stop: threading.Event | None = None,
+          ) -> tuple[list[tuple[int, StepResult]], str | None, bool]:
+    """Steps in order, each at its index of the host's `total`; returns their results, the
+    first error (the walk ends there, or where `stop` is set) and whether facts went stale."""
     name = remote.host.name
-    result = HostResult(name)
-    started = time.monotonic()
-    facts = read(remote, (f for s in steps for f in s.facts()))
-    stale = False
-    for i, step in enumerate(steps):
+    results: list[tuple[int, StepResult]] = []
+    for i, step in steps:
+        if stop is not None and stop.is_set():
+            break
         t0 = time.monotonic()
         try:
             if stale:
                 facts.update(read(remote, step.facts()))
-            change = step.diff(facts, {s.step for s in result.steps if s.changed})
+            change = step.diff(facts, done)
             if change.changed:
-                progress(f"{name}: [{i + 1}/{len(steps)}] {step.key}: {mask(change.reason)}")
+                progress(f"{name}: [{i + 1}/{total}] {step.key}: {mask(change.reason)}")
                 for action in change.actions:
                     execute(remote, action)
                 stale = True
+                done.add(step.key)
         except (RemoteError, WaitTimeout, Refused) as e:
-            result.error = f"step {step.key}: {mask(str(e))}"
-            break
+            return results, f"step {step.key}: {mask(str(e))}", stale
         except Exception as e:  # a step's own bug must still name the step and host
-            result.error = f"step {step.key}: {type(e).__name__}: {mask(str(e))}"
-            break
-        result.steps.append(StepResult(name, step.key, change.changed, mask(change.reason),
-                                       time.monotonic() - t0, [mask(a.describe) for a in change.actions]))
+            return results, f"step {step.key}: {type(e).__name__}: {mask(str(e))}", stale
+        results.append((i, StepResult(name, step.key, change.changed, mask(change.reason),
+                                      time.monotonic() - t0, [mask(a.describe) for a in change.actions])))
+    return results, None, stale
+
+
+def _walk_lanes(remote: Remote, block: Sequence[tuple[int, Step]], total: int, facts: dict, stale: bool,
+                done: set[str], progress: Callable[[str], None]) -> tuple[list[tuple[int, StepResult]], str | None, bool]:
+    """Consecutive steps that name a lane: each lane walked in order, the lanes at once, each
+    with its own copy of the facts; a lane that fails stops the others at their next step."""
+    lanes: dict[str, list[tuple[int, Step]]] = {}
+    for i, step in block:
+        lanes.setdefault(step.lane, []).append((i, step))
+    stop = threading.Event()
+
+    def walk(lane: list[tuple[int, Step]]):
+        walked = _walk(remote, lane, total, dict(facts), stale, set(done), progress, stop)
+        if walked[1]:
+            stop.set()
+        return walked
+
+    with ThreadPoolExecutor(max_workers=len(lanes)) as executor:
+        walked = list(executor.map(walk, lanes.values()))
+    results = sorted((r for w in walked for r in w[0]), key=lambda r: r[0])
+    done.update(r.step for _, r in results if r.changed)
+    return results, next((w[1] for w in walked if w[1]), None), stale or any(w[2] for w in walked)
+
+
+def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], None] = log.info) -> HostResult:
+    """Converge one host. Stops at the first failing step; the error names it.
+
+    Steps are walked in order, except consecutive steps that name a `lane`: those of
+    one lane in order, the lanes beside each other (a service's steps beside the
+    other services' once what they all need is in place); the next step without
+    a lane waits for every lane."""
+    result = HostResult(remote.host.name)
+    started = time.monotonic()
+    facts = read(remote, (f for s in steps for f in s.facts()))
+    stale, done, i = False, set(), 0
+    while i < len(steps) and result.error is None:
+        j = i + 1
+        while steps[i].lane and j < len(steps) and steps[j].lane:
+            j += 1
+        block = list(enumerate(steps))[i:j]
+        walk = _walk_lanes if steps[i].lane else _walk
+        walked, result.error, stale = walk(remote, block, len(steps), facts, stale, done, progress)
+        result.steps.extend(r for _, r in walked)
+        i = j
     result.seconds = time.monotonic() - started
     return result
 
@@ -189,6 +236,16 @@ def _apply_early(later: Sequence[Phase], ctx: Context, pool: Pool, host: Host,
     return out
 
 
+def prepare_ahead(phases: Sequence[Phase], ctx: Context) -> None:
+    """Begin the operator tasks' `prepare` of these phases, once per run (ctx.prepared), each
+    in a thread of its own that outlives the phase that began it; its phase takes the result."""
+    for later in phases:
+        if later.operator and later.id not in ctx.prepared:
+            worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{later.id}-prepare")
+            ctx.prepared[later.id] = worker.submit(later.operator.prepare, ctx)
+            worker.shutdown(wait=False)   # the thread ends when prepare does
+
+
 def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info,
                 ahead: Sequence[Phase] = ()) -> PhaseResult:
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed.
@@ -197,8 +254,10 @@ def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str]
     services held) run meanwhile on the hosts this phase leaves idle, once
     this phase comes after each one's `early_after`. A
     failure there is only logged, since each phase repeats its early steps and
-    then fails with its own message.
+    then fails with its own message. Their operator tasks' `prepare` begins now
+    (prepare_ahead) and ends whenever it ends.
     """
+    prepare_ahead(ahead, ctx)
     targets = phase.targets(ctx.inventory)
     busy = {h.name for h in targets}
     ahead = [p for p in ahead if p.early and phase.number > p.early_after]  # their prerequisites are applied
@@ -206,7 +265,9 @@ def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str]
     started = time.monotonic()
     task = phase.operator
     with ThreadPoolExecutor(max_workers=len(targets) + len(idle) + 1) as executor:
-        prepared = executor.submit(task.prepare, ctx) if task else None
+        prepared: Future | None = ctx.prepared.pop(phase.id, None)
+        if task and prepared is None:
+            prepared = executor.submit(task.prepare, ctx)
         early = [executor.submit(_apply_early, ahead, ctx, pool, h, progress) for h in idle]
         results = [r for r in executor.map(lambda h: _apply_one(phase, phase.steps, ctx, pool, h, progress), targets)
                    if r is not None]

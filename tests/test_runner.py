@@ -82,6 +82,31 @@ def test_operator_work_is_prepared_beside_the_hosts_and_applied_after_them(defau
                                                               ("18-add-images: debian-12", False)]
 
 
+def test_operator_work_is_prepared_from_the_first_phase_of_the_run_and_once(default_inventory, tmp_path):
+    """A later phase's prepare begins with an earlier phase (it needs no host) and goes on
+    while that phase's hosts converge; the later phase takes its result, not a second build."""
+    calls, applied = [], []
+    building = threading.Event()
+    release = threading.Event()
+
+    def prepare(ctx):
+        calls.append("built")
+        building.set()
+        assert release.wait(5), "the earlier phase never finished"
+        return {"tiny": "/cache/tiny.qcow2"}
+
+    later = operator_phase([], applied)
+    later = Phase(later.number, later.name, later.roles, later.steps,
+                  operator=type(later.operator)("18-add-images", prepare, later.operator.apply))
+    ctx = Context(default_inventory, Secrets(tmp_path / "s"))
+    apply_phase(demo_phase(), ctx, FakePool(default_inventory), ahead=[later])
+    assert building.wait(5) and calls == ["built"]   # begun during the earlier phase, still going after it
+    release.set()
+    apply_phase(later, ctx, FakePool(default_inventory))
+    assert calls == ["built"] and applied == [{"tiny": "/cache/tiny.qcow2"}]
+    assert ctx.prepared == {}
+
+
 def test_operator_work_is_skipped_when_a_host_failed_and_its_error_names_the_step(default_inventory, tmp_path):
     prepared, applied = [], []
     pool = FakePool(default_inventory, compute2=FakeHost(fail_on="apt-get"))

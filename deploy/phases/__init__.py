@@ -5,6 +5,7 @@ for one host (an empty list: the phase does nothing there).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,8 @@ class Context:
     inventory: Inventory
     secrets: Secrets
     facts: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> discovered fact -> value
+    # phase id -> its operator task's `prepare`, begun by an earlier phase of the run (runner.apply_phase)
+    prepared: dict[str, Future] = field(default_factory=dict)
 
     @cached_property
     def pki(self) -> Authority:
@@ -43,8 +46,11 @@ class Precondition:
 @dataclass(frozen=True)
 class OperatorTask:
     """Work of a phase done on the operator's machine rather than on a host:
-    `prepare` runs beside the hosts' steps (it needs no cloud), `apply` after
-    every host succeeded; it returns (item, changed, reason) per item."""
+    `prepare` needs no host and no cloud, so it begins with the run's first phase
+    and goes on beside the phases before its own (on a new machine, the guest
+    images are built while the hosts get their first packages, not while the
+    controller's transaction needs both cores); `apply` runs after every host of
+    its phase succeeded and returns (item, changed, reason) per item."""
     script: str
     prepare: Callable[[Context], Any]
     apply: Callable[[Context, Any, Callable[[str], None]], list[tuple[str, bool, str]]]

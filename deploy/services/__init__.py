@@ -57,6 +57,10 @@ class ServiceSpec:
     log_dirs: tuple[str, ...] = ()
     config_files: tuple[str, ...] = ()          # globs of its config files (diagnostics shows them masked)
     schema_checks: Mapping[str, str] = field(default_factory=dict)   # what -> command that fails off head schema
+    # Its phase-07 steps need no other service's but those of the services without a
+    # lane before it (Keystone: the catalog and service users): they run in a lane of
+    # their own, beside the other services' (runner.apply_host).
+    own_lane: bool = True
 
 
 @cache

@@ -104,4 +104,5 @@ SPEC = ServiceSpec(
     catalog=(Endpoint("identity", "keystone", "OpenStack Identity", PORT, "/v3"),),
     ports={PORT: "Keystone"}, log_dirs=("/var/log/keystone",), config_files=("/etc/keystone/*.conf",),
     schema_checks={"keystone": "su -s /bin/sh -c 'keystone-manage db_sync --check' keystone"},
+    own_lane=False,   # every other service's user, service and endpoints are made by its steps
 )

@@ -71,6 +71,9 @@ class Step:
     script: str
     title: str
     idempotent = True
+    # Steps of one lane run in order, beside the steps of other lanes next to them
+    # in the host's list (runner.apply_host); "" (no lane): after all before it.
+    lane = ""
 
     @property
     def key(self) -> str:

@@ -3,7 +3,9 @@
 MariaDB, RabbitMQ (the report's Qpid) and memcached (modules here); then
 every OpenStack service of deploy/services in its SPEC's order (Keystone v3,
 the image, compute, network and volume services, ...; Cinder in place of the
-report's nova-volume). Each service's settings and steps are in its own
+report's nova-volume): Keystone first, then the others' steps each in a lane
+of its own, the lanes at once (their db syncs and starts wait on different
+things; on two cores one service's start waits while another's sync runs). Each service's settings and steps are in its own
 module there; the steps keep the report's script names (05-keystone-create-db,
 07-keystone-config, ...).
 """
@@ -24,8 +26,13 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         return []
     result: list[Step] = database.steps(ctx) + messaging.steps(ctx)
     for service in all_services():
-        result += service.steps(ctx)
-    result += flavors.steps(ctx)   # Nova's flavors, once Nova answers
+        own = service.steps(ctx)
+        for step in own if service.own_lane else ():
+            step.lane = service.name   # beside the other services, once Keystone is in place
+        result += own
+    for step in flavors.steps(ctx):    # Nova's flavors, once Nova answers: in Nova's lane
+        step.lane = "nova"
+        result.append(step)
     # One apt transaction for the whole phase (dependencies resolved, triggers run
     # once); each service's own install step then finds its packages in place.
     names = list(dict.fromkeys(n for s in result if isinstance(s, Packages) for n in s.names))
