@@ -145,33 +145,74 @@ def image_ids(cloud: Cloud) -> dict[str, str]:
     return {i.name: cloud.nova.glance.find_image(i.name).id for i in cloud.inventory.images}
 
 
+def create_server(cloud: Cloud, cleanup: Cleanup, key_name: str, flavors, networks, image_ids, image: str,
+                  host: str | None = None, name: str | None = None, config_drive: bool = False):
+    """A server of the image on the VM network, its delete registered at once; Nova boots it
+    while the caller goes on. Returns the server and a stopwatch started at its creation."""
+    name = name or f"scn-{image}-{uuid.uuid4().hex[:6]}"
+    watch = Stopwatch()
+    server = cloud.nova.servers.create(name, image_ids[image], flavors[image], key_name=key_name,
+                                       nics=[{"net-id": networks[VM_NETWORK]}], host=host,
+                                       config_drive=config_drive)
+    cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
+                                           wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
+                                                     f"server {name}")))
+    return server, watch
+
+
+def reachable_guest(cloud: Cloud, cleanup: Cleanup, evidence, networks, key, server, watch, image: str,
+                    timing=None) -> Guest:
+    """The server ACTIVE (its boot to ACTIVE timed when `timing` is given), with a floating
+    IP; a failed test keeps the guest's whole console."""
+    spec = next(i for i in cloud.inventory.images if i.name == image)
+    # runs before the server's delete (newest first): a failed test keeps every guest's whole console
+    cleanup.add(f"console of {server.name}", lambda: evidence.failed and evidence.save(
+        f"guests/{server.name}.console.txt", console_tail(cloud, server, lines=None)))
+    server = wait_server(cloud, server, "ACTIVE", timeout=600)
+    if timing is not None:
+        timing(f"{image} boot to ACTIVE", watch())
+    port = cloud.neutron("GET", f"/ports?device_id={server.id}")["ports"][0]
+    fip = cloud.neutron("POST", "/floatingips", {"floatingip": {
+        "floating_network_id": networks[PUBLIC_NETWORK], "port_id": port["id"]}})["floatingip"]
+    cleanup.add(f"floating IP {fip['floating_ip_address']}",
+                lambda: cloud.neutron("DELETE", f"/floatingips/{fip['id']}"))
+    guest = Guest(server, image, spec.login or "root", fip["floating_ip_address"], key, cloud, spec.build)
+    guest.boot_watch = watch
+    return guest
+
+
 @pytest.fixture
 def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, timing, evidence):
     """boot(image, host=None) -> Guest: ACTIVE, with a floating IP; deleted after the test."""
     key_name, key = keypair
 
     def make(image: str, host: str | None = None, name: str | None = None, config_drive: bool = False) -> Guest:
-        spec = next(i for i in cloud.inventory.images if i.name == image)
-        name = name or f"scn-{image}-{uuid.uuid4().hex[:6]}"
-        watch = Stopwatch()
-        server = cloud.nova.servers.create(name, image_ids[image], flavors[image], key_name=key_name,
-                                           nics=[{"net-id": networks[VM_NETWORK]}], host=host,
-                                           config_drive=config_drive)
-        cleanup.add(f"server {name}", lambda: (cloud.nova.servers.delete(server),
-                                               wait_gone(cloud, lambda: cloud.nova.servers.get(server.id),
-                                                         f"server {name}")))
-        # runs before the delete above (newest first): a failed test keeps every guest's whole console
-        cleanup.add(f"console of {name}", lambda: evidence.failed and evidence.save(
-            f"guests/{name}.console.txt", console_tail(cloud, server, lines=None)))
-        server = wait_server(cloud, server, "ACTIVE", timeout=600)
-        timing(f"{image} boot to ACTIVE", watch())
-        port = cloud.neutron("GET", f"/ports?device_id={server.id}")["ports"][0]
-        fip = cloud.neutron("POST", "/floatingips", {"floatingip": {
-            "floating_network_id": networks[PUBLIC_NETWORK], "port_id": port["id"]}})["floatingip"]
-        cleanup.add(f"floating IP {fip['floating_ip_address']}",
-                    lambda: cloud.neutron("DELETE", f"/floatingips/{fip['id']}"))
-        guest = Guest(server, image, spec.login or "root", fip["floating_ip_address"], key, cloud, spec.build)
-        guest.boot_watch = watch
-        return guest
+        server, watch = create_server(cloud, cleanup, key_name, flavors, networks, image_ids, image, host, name,
+                                      config_drive)
+        return reachable_guest(cloud, cleanup, evidence, networks, key, server, watch, image, timing)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def booting_ahead(cloud: Cloud, session_cleanup: Cleanup, keypair, flavors, networks, image_ids) -> dict:
+    """image -> (server, stopwatch): a server of each inventory image after the first,
+    created when the first scenario that asks starts. Under emulation a full Debian
+    boots for a minute on one core; it does so while the scenarios after that one run
+    (their guests are small and mostly idle), and the test that logs in to it comes
+    last (tests/test_markers.py pins the order)."""
+    key_name, _ = keypair
+    return {i.name: create_server(cloud, session_cleanup, key_name, flavors, networks, image_ids, i.name)
+            for i in cloud.inventory.images[1:]}
+
+
+@pytest.fixture
+def booted_ahead(cloud: Cloud, cleanup: Cleanup, evidence, networks, keypair, booting_ahead):
+    """booted_ahead(image) -> Guest once ACTIVE, with a floating IP, for an image of
+    `booting_ahead`; None for an image booted in its test."""
+    def take(image: str) -> Guest | None:
+        if image not in booting_ahead:
+            return None
+        server, watch = booting_ahead[image]
+        return reachable_guest(cloud, cleanup, evidence, networks, keypair[1], server, watch, image)
+    return take

@@ -178,3 +178,15 @@ def test_day2_runs_only_when_asked_for_in_its_order(selections):
         "test_drain_empties_the_host_and_undrain_brings_it_back",
         "test_a_power_cut_loses_no_guest_and_the_host_heals_on_return"]
     assert not [i for e, found in selections.items() if e != "day2" for i in found if "test_day2" in i]
+
+
+def test_the_first_image_opens_the_scenarios_and_the_images_booted_ahead_come_last(selections):
+    """The first scenario asks for `booting_ahead` (every image after the first is created
+    then and boots while the other scenarios run); those images' tests come last."""
+    scenarios = selections["scenario"]
+    images = [i.name for i in INVENTORY.images]
+    boots = [i for i in scenarios if function(i) == "test_boot_each_image_and_log_in"]
+    assert [b.partition("[")[2].rstrip("]") for b in boots] == images
+    assert scenarios[0] == boots[0]
+    assert scenarios[len(scenarios) - len(images) + 1:] == boots[1:]
+    assert selections[""][-len(images) + 1:] == boots[1:]
