@@ -59,7 +59,7 @@ def phases(output: str) -> dict[str, tuple[float, dict[str, tuple[int, int, floa
     section = output.split("deploy phases", 1)[-1]
     for line in section.splitlines():
         if re.match(r"^p\d\d early\b", line.strip()):
-            current = None  # early steps of a later phase: counted inside the phase they ran in
+            current = None  # early steps of a later phase: their time overlaps the phases they ran beside
         elif m := PHASE_LINE.match(line.strip()):
             current = m[1]
             out[current] = (float(m[2]), {})
@@ -173,7 +173,7 @@ def measure(inv, args) -> int:
              # the phases run in the setup of the first checks, which JUnit counts as theirs
              f"checks {per_folder.get('checks', 0) - (deploy_s - lab_up_s):.0f} s, scenarios "
              f"{per_folder.get('scenarios', 0):.0f} s (JUnit test times), the rest pytest's own",
-             *([f"  - early steps, inside the phase before: " + ", ".join(f"{n} {float(t):.0f} s" for n, t in early
+             *([f"  - early steps (begun ahead, beside earlier phases and their checks): " + ", ".join(f"{n} {float(t):.0f} s" for n, t in early
                                                                         if float(t) >= 0.5)] if early else []),
              f"- scenario timings: {'; '.join(scenario_timings(fresh_out)) or 'none'}",
              f"- no-op run of every phase on the converged lab (`python -m deploy apply`): **{noop_s:.0f} s** wall, "

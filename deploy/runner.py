@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from . import ahead as ahead_work
 from .facts import read
 from .inventory import Host
 from .phases import Context, Phase
@@ -222,69 +223,44 @@ def _apply_one(phase: Phase, make_steps: Callable[[Context, Host], list[Step]], 
         return HostResult(host.name, error=str(e))
 
 
-def _apply_early(later: Sequence[Phase], ctx: Context, pool: Pool, host: Host,
-                 progress: Callable[[str], None]) -> dict[str, HostResult]:
-    """On one idle host, the early steps of each later phase, in phase order."""
-    out = {}
-    for phase in later:
-        if phase.early and host in phase.targets(ctx.inventory):
-            result = _apply_one(phase, phase.early, ctx, pool, host, progress)
-            if result is not None:
-                out[phase.id] = result
-                if result.error:
-                    break  # later early steps may need these; their own phase reports it
-    return out
-
-
-def prepare_ahead(phases: Sequence[Phase], ctx: Context) -> None:
-    """Begin the operator tasks' `prepare` of these phases, once per run (ctx.prepared), each
-    in a thread of its own that outlives the phase that began it; its phase takes the result."""
-    for later in phases:
-        if later.operator and later.id not in ctx.prepared:
-            worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{later.id}-prepare")
-            ctx.prepared[later.id] = worker.submit(later.operator.prepare, ctx)
-            worker.shutdown(wait=False)   # the thread ends when prepare does
-
-
 def apply_phase(phase: Phase, ctx: Context, pool: Pool, progress: Callable[[str], None] = log.info,
                 ahead: Sequence[Phase] = ()) -> PhaseResult:
     """Apply a phase to all its hosts at once; raise PhaseError if any host failed.
 
-    `ahead` are the phases that will follow: their early steps (packages,
-    services held) run meanwhile on the hosts this phase leaves idle, once
-    this phase comes after each one's `early_after`. A
-    failure there is only logged, since each phase repeats its early steps and
-    then fails with its own message. Their operator tasks' `prepare` begins now
-    (prepare_ahead) and ends whenever it ends.
+    `ahead` are the phases that will follow in this run (deploy/ahead.py): their
+    operator tasks' `prepare` begins now; on each target host the early steps
+    running there are awaited first (their results go to this phase's `ahead`);
+    once this phase succeeded, the early steps whose `early_after` it is begin
+    on their hosts. A failure of early steps is only logged, since their own
+    phase repeats them and then fails with its own message.
     """
-    prepare_ahead(ahead, ctx)
+    ahead_work.prepare(ahead, ctx)
     targets = phase.targets(ctx.inventory)
-    busy = {h.name for h in targets}
-    ahead = [p for p in ahead if p.early and phase.number > p.early_after]  # their prerequisites are applied
-    idle = [h for h in ctx.inventory.hosts if h.name not in busy and any(h in p.targets(ctx.inventory) for p in ahead)]
     started = time.monotonic()
     task = phase.operator
-    with ThreadPoolExecutor(max_workers=len(targets) + len(idle) + 1) as executor:
+    joined: dict[str, dict[str, HostResult]] = {}
+
+    def converge(host: Host) -> HostResult | None:
+        joined[host.name] = ahead_work.join(ctx, host.name, phase, progress)
+        return _apply_one(phase, phase.steps, ctx, pool, host, progress)
+
+    with ThreadPoolExecutor(max_workers=len(targets) + 1) as executor:
         prepared: Future | None = ctx.prepared.pop(phase.id, None)
         if task and prepared is None:
             prepared = executor.submit(task.prepare, ctx)
-        early = [executor.submit(_apply_early, ahead, ctx, pool, h, progress) for h in idle]
-        results = [r for r in executor.map(lambda h: _apply_one(phase, phase.steps, ctx, pool, h, progress), targets)
-                   if r is not None]
+        results = [r for r in executor.map(converge, targets) if r is not None]
         if task and not any(r.error for r in results):
             results.append(_operator(task, ctx, prepared, progress))
-        early_results = [f.result() for f in early]
     result = PhaseResult(phase.id, {r.host: r for r in results}, time.monotonic() - started)
-    for later in ahead:
-        hosts = {r.host: r for per_host in early_results for pid, r in per_host.items() if pid == later.id}
-        if hosts:
-            result.ahead.append(PhaseResult(f"{later.id} early", hosts, max(r.seconds for r in hosts.values())))
-            log.info("%s", result.ahead[-1].summary())
-            for r in hosts.values():
-                if r.error:
-                    log.warning("%s early steps on %s failed (%s repeats them): %s", later.id, r.host, later.id,
-                                r.error)
+    for pid in sorted({pid for per_host in joined.values() for pid in per_host}):
+        hosts = {r.host: r for per_host in joined.values() for p, r in per_host.items() if p == pid}
+        result.ahead.append(PhaseResult(f"{pid} early", hosts, max(r.seconds for r in hosts.values())))
+        log.info("%s", result.ahead[-1].summary())
+        for r in hosts.values():
+            if r.error:
+                log.warning("%s early steps on %s failed (%s repeats them): %s", pid, r.host, pid, r.error)
     log.info("%s", result.summary())
     if result.failed:
         raise PhaseError(result)
+    ahead_work.begin_early(phase, ahead, ctx, lambda p, make, c, h: _apply_one(p, make, c, pool, h, progress))
     return result

@@ -1,7 +1,9 @@
 """One session fixture per phase, declared by name below (phase_p01 ...
 phase_p09): each deploys its phase after the one before it, once per run,
-under the hosts' run lock; `--no-deploy` skips the work. While a phase runs,
-the hosts a later phase of this session leaves idle get its early steps."""
+under the hosts' run lock; `--no-deploy` skips the work. When a phase has
+ended, the early steps of this session's later phases that it allows begin on
+their hosts and go on while its checks run (deploy/ahead.py); a phase first
+waits for those running on its own hosts."""
 from __future__ import annotations
 
 import logging

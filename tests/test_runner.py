@@ -134,40 +134,67 @@ def compute_phase_with_early_packages():
     return Phase(44, "compute", ("compute",), steps, early=early)
 
 
-def test_next_phase_early_steps_run_on_the_hosts_this_phase_leaves_idle(default_inventory, tmp_path):
+def test_early_steps_begin_when_the_phase_they_need_has_ended_and_their_phase_joins_them(default_inventory,
+                                                                                        tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory)
-    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages()])
-    assert list(result.hosts) == ["controller"]
-    assert [r.phase for r in result.ahead] == ["p44 early"]
-    assert sorted(result.ahead[0].hosts) == ["compute1", "compute2", "compute3", "compute4"]
-    assert "/etc/demo" not in pool["compute1"].state.files  # only the early steps ran
-    later = apply_phase(compute_phase_with_early_packages(), ctx, pool)
+    compute = compute_phase_with_early_packages()
+    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute])
+    assert list(result.hosts) == ["controller"] and result.ahead == []   # begun after it, not joined yet
+    assert sorted(ctx.early) == ["compute1", "compute2", "compute3", "compute4"]
+    later = apply_phase(compute, ctx, pool)
+    assert [r.phase for r in later.ahead] == ["p44 early"]
+    assert sorted(later.ahead[0].hosts) == ["compute1", "compute2", "compute3", "compute4"]
     assert all((r.changed, r.unchanged) == (1, 1) for r in later.hosts.values())  # packages: already there
+    changes = pool["compute1"].state.changes
+    assert "apt-get" in changes[0] and changes[1:] == ["write /etc/demo"] and ctx.early == {}
 
 
-def test_a_failing_early_step_does_not_fail_the_running_phase(default_inventory, tmp_path):
+def test_a_failing_early_step_fails_only_its_own_phase_which_names_it(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory, compute2=FakeHost(fail_on="apt-get"))
     result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages()])
     assert not result.failed
-    assert "step 02-install" in result.ahead[0].hosts["compute2"].error
-    with pytest.raises(PhaseError, match=r"\[compute2\] step 02-install"):
+    with pytest.raises(PhaseError, match=r"\[compute2\] step 02-install") as err:
         apply_phase(compute_phase_with_early_packages(), ctx, pool)
+    assert "step 02-install" in err.value.result.ahead[0].hosts["compute2"].error
 
 
 def test_early_steps_wait_until_the_phases_they_need_are_applied(default_inventory, tmp_path):
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory)
-    result = apply_phase(controller_phase(number=6), ctx, pool, ahead=[compute_phase_with_early_packages()])
-    assert result.ahead == []  # phase 6 itself is one they need (early_after=6)
+    apply_phase(controller_phase(number=5), ctx, pool, ahead=[compute_phase_with_early_packages()])
+    assert ctx.early == {}  # early_after=6: phase 6 is one they need
     assert not any("apt-get" in c for c in pool["compute1"].state.changes)
 
 
-def test_early_steps_never_share_a_host_with_the_running_phase(default_inventory, tmp_path):
+def test_a_phase_waits_for_the_early_steps_running_on_its_hosts(default_inventory, tmp_path):
+    """While compute1's early install runs, the next phase touches nothing there: not even a
+    fact is read on compute1 before the install has ended."""
+    read_meanwhile = threading.Event()
+    installing = threading.Event()
+
+    class Watched(FakeRemote):
+        def read_facts(self, facts):
+            if installing.is_set():
+                read_meanwhile.set()
+            return super().read_facts(facts)
+
+        def run(self, command, **kw):
+            if "apt-get" in str(command) and not installing.is_set():
+                installing.set()
+                read_meanwhile.wait(1)   # a phase that does not wait reads compute1's facts meanwhile
+                installing.clear()
+            return super().run(command, **kw)
+
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
-    result = apply_phase(demo_phase(), ctx, FakePool(default_inventory), ahead=[compute_phase_with_early_packages()])
-    assert result.ahead == []  # demo_phase targets every host: none is idle
+    pool = FakePool(default_inventory)
+    pool["compute1"] = Watched(default_inventory.host("compute1"))
+    apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages()])
+    assert installing.wait(5)
+    apply_phase(demo_phase(), ctx, pool)
+    assert not read_meanwhile.is_set()
+    assert pool["compute1"].state.changes[-1] == "write /etc/demo"
 
 
 def test_early_steps_of_several_later_phases_run_in_phase_order(default_inventory, tmp_path):
@@ -176,7 +203,8 @@ def test_early_steps_of_several_later_phases_run_in_phase_order(default_inventor
     gateway = Phase(45, "gateway", ("gateway",), gateway_early, early=gateway_early)
     ctx = Context(default_inventory, Secrets(tmp_path / "s"))
     pool = FakePool(default_inventory)
-    result = apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages(), gateway])
+    apply_phase(controller_phase(), ctx, pool, ahead=[compute_phase_with_early_packages(), gateway])
+    result = apply_phase(compute_phase_with_early_packages(), ctx, pool)
     assert [r.phase for r in result.ahead] == ["p44 early", "p45 early"]
     assert list(result.ahead[1].hosts) == [default_inventory.gateway.name]
     installs = [c for c in pool[default_inventory.gateway.name].state.changes if "apt-get" in c]

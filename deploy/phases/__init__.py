@@ -22,8 +22,12 @@ class Context:
     inventory: Inventory
     secrets: Secrets
     facts: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> discovered fact -> value
-    # phase id -> its operator task's `prepare`, begun by an earlier phase of the run (runner.apply_phase)
+    # Work begun ahead of its phase (deploy/ahead.py): phase id -> its operator task's `prepare`;
+    # host -> (phase ids, the chain of their early steps running there); (phase id, host)
+    # whose early steps were begun.
     prepared: dict[str, Future] = field(default_factory=dict)
+    early: dict[str, tuple[list[str], Future]] = field(default_factory=dict)
+    early_begun: set[tuple[str, str]] = field(default_factory=set)
 
     @cached_property
     def pki(self) -> Authority:
@@ -66,10 +70,11 @@ class Phase:
     # for choices the steps depend on, such as KVM or QEMU emulation.
     discover: Mapping[str, str] = field(default_factory=dict)
     operator: OperatorTask | None = None
-    # Steps that need nothing but phases up to `early_after` (package installs,
-    # services held): the runner applies them on hosts that a later phase leaves idle.
+    # Steps that need nothing but the phases up to `early_after` (package installs,
+    # services held): they begin on their hosts when that phase has ended, and a
+    # phase that targets such a host waits for them there first (deploy/ahead.py).
     early: Callable[[Context, Host], list[Step]] | None = None
-    early_after: int = 6   # 04 gives nova its numeric id, 06 the debconf answers
+    early_after: int = 6
     # Read on each target host before the first phase of a run changes anything
     # (runner.check_preconditions): a state the run must not act on, named with what to do.
     preconditions: Callable[[Context, Host], list[Precondition]] | None = None

@@ -38,11 +38,22 @@ def steps(ctx: Context, host: Host) -> list[Step]:
         # A container shares the machine's clock and has no CAP_SYS_TIME: Debian's
         # chrony unit does not start there (ConditionCapability), as wanted.
         Service("04-ntp-start", "chrony", running=None if container else True, restart_on=[sources]),
-        File("05-debconf-preseed", PRESEED_FILE, "\n".join(preseed_lines()) + "\n"),
-        Command("05-debconf-preseed", f"debconf-set-selections {PRESEED_FILE} && touch {PRESEED_DONE}",
-                unless=f"test {PRESEED_DONE} -nt {PRESEED_FILE}", title="debconf answers loaded"),
+        *debconf_steps(),
     ]
     return result
+
+
+def after_debconf(steps: list[Step]) -> list[Step]:
+    """A later phase's early installs, begun before this phase has run on the host:
+    the debconf answers first (none at all where the phase installs nothing there)."""
+    return [*debconf_steps(), *steps] if steps else []
+
+
+def debconf_steps() -> list[Step]:
+    """The answers loaded into debconf: what every OpenStack package install needs first."""
+    return [File("05-debconf-preseed", PRESEED_FILE, "\n".join(preseed_lines()) + "\n"),
+            Command("05-debconf-preseed", f"debconf-set-selections {PRESEED_FILE} && touch {PRESEED_DONE}",
+                    unless=f"test {PRESEED_DONE} -nt {PRESEED_FILE}", title="debconf answers loaded")]
 
 
 PHASE = Phase(6, "openstack-all", ("all",), steps, discover={"container": discover.CONTAINER})

@@ -15,7 +15,7 @@ from .. import discover
 from ..facts import SqlScalar, check
 from ..inventory import Host, Inventory
 from ..steps import Await, Command, Ini, Packages, Service, Step
-from . import Context, Phase, ebtables_repair
+from . import Context, Phase, ebtables_repair, p06_openstack_all
 from ..services.neutron import PUBLIC_PHYSNET
 from ..services.shared import authtoken, config, service_credentials, transport_url
 
@@ -78,8 +78,9 @@ def agent_steps(ctx: Context, host: Host, script: str) -> tuple[list[Step], list
 
 
 def packages(ctx: Context, host: Host) -> list[Step]:
-    """The compute's packages, services held: they need only phases 01-06, so
-    they install while phase 07 keeps the controller busy."""
+    """The compute's packages, services held. Early (after phase 06's debconf answers)
+    they need only phases 01-05 (04 the numeric ids, 05 the hypervisor chosen), so
+    they install from the end of phase 05 on, while phase 07 sets up the controller."""
     if not host.has_role("compute"):
         return []
     hypervisor = "nova-compute-kvm" if ctx.fact(host, "virt_type") == "kvm" else "nova-compute-qemu"
@@ -124,4 +125,5 @@ def steps(ctx: Context, host: Host) -> list[Step]:
 
 
 PHASE = Phase(8, "openstack-compute", ("compute", "controller"), steps,
-              discover={"virt_type": discover.VIRT_TYPE, **AGENT_FACTS}, early=packages)
+              discover={"virt_type": discover.VIRT_TYPE, **AGENT_FACTS}, early_after=5,
+              early=lambda ctx, host: p06_openstack_all.after_debconf(packages(ctx, host)))

@@ -8,7 +8,8 @@ kill before it:
 
 1. during phase 03's GlusterFS volume creation (`gluster ... volume create`
    on the controller),
-2. during phase 07's package transaction, while dpkg unpacks on the controller;
+2. during phase 07's package transaction (begun ahead, after phase 04), while
+   dpkg unpacks on the controller;
    meanwhile a second, concurrent `python -m deploy apply` must fail at once
    with one line naming the first (its pid),
 3. during Nova's first database sync (`nova-manage db sync`), once it has
@@ -171,7 +172,8 @@ def test_killed_three_times_then_one_rerun_converges_and_checks_pass(lab_hosts, 
 
     # 2. phase 07: the package transaction, and a concurrent run refused meanwhile
     run = Deploy("run2-killed-in-packages", tmp_path)
-    run.line(rf"{name}: \[1/\d+\] 01-install-packages: .*missing", TO_KILL_POINT)
+    # the transaction begins as phase 07's early steps, when phase 04 has ended (deploy/ahead.py)
+    run.line(rf"{name}: \[\d+/\d+\] 01-install-packages: .*missing", TO_KILL_POINT)
     started = time.monotonic()
     second = subprocess.run([sys.executable, "-m", "deploy", "apply"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)

@@ -17,7 +17,7 @@ from ... import glance_images
 from ...inventory import Host
 from ...services import all_services
 from ...steps import Packages, Step
-from .. import Context, OperatorTask, Phase
+from .. import Context, OperatorTask, Phase, p06_openstack_all
 from . import database, flavors, messaging
 
 
@@ -33,11 +33,23 @@ def steps(ctx: Context, host: Host) -> list[Step]:
     for step in flavors.steps(ctx):    # Nova's flavors, once Nova answers: in Nova's lane
         step.lane = "nova"
         result.append(step)
-    # One apt transaction for the whole phase (dependencies resolved, triggers run
-    # once); each service's own install step then finds its packages in place.
-    names = list(dict.fromkeys(n for s in result if isinstance(s, Packages) for n in s.names))
-    return [Packages("01-install-packages", names, hold_services=True,
-                     title=f"the {len(names)} packages of the phase, one transaction"), *result]
+    return [transaction(result), *result]
+
+
+def transaction(steps: list[Step]) -> Packages:
+    """One apt transaction for every package of the phase's steps (dependencies
+    resolved, triggers run once); each service's own install step then finds its
+    packages in place."""
+    names = list(dict.fromkeys(n for s in steps if isinstance(s, Packages) for n in s.names))
+    return Packages("01-install-packages", names, hold_services=True,
+                    title=f"the {len(names)} packages of the phase, one transaction")
+
+
+def packages(ctx: Context, host: Host) -> list[Step]:
+    """The controller's transaction. Early (after phase 06's debconf answers) it needs
+    only phases 01-04 (04 gives nova, cinder and glance their numeric ids), so it
+    runs from the end of phase 04 on, beside the computes' phases 05 and 06."""
+    return steps(ctx, host)[:1]
 
 
 def image_cache() -> Path:
@@ -53,4 +65,5 @@ ADD_IMAGES = OperatorTask(
     apply=lambda ctx, files, progress: glance_images.converge(ctx.inventory, ctx.secrets, files, progress),
 )
 
-PHASE = Phase(7, "openstack-controller", ("controller",), steps, operator=ADD_IMAGES)
+PHASE = Phase(7, "openstack-controller", ("controller",), steps, operator=ADD_IMAGES, early_after=4,
+              early=lambda ctx, host: p06_openstack_all.after_debconf(packages(ctx, host)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...inventory import Host
 from ...steps import Step
-from .. import Context, Phase
+from .. import Context, Phase, p06_openstack_all
 from ..p08_openstack_compute import AGENT_FACTS
 from . import agents, dashboard, networks
 
@@ -28,8 +28,10 @@ def steps(ctx: Context, host: Host) -> list[Step]:
 
 
 def packages(ctx: Context, host: Host) -> list[Step]:
-    """The gateway's agents and dashboard, services held: installed while phase 07 runs."""
+    """The gateway's agents and dashboard, services held. Early (after phase 06's debconf
+    answers): from the end of phase 05 on, after the compute's own (phase 08's)."""
     return [agents.packages(), dashboard.packages()] if host.has_role("gateway") else []
 
 
-PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps, early=packages, discover=AGENT_FACTS)
+PHASE = Phase(9, "openstack-gateway", ("gateway", "controller"), steps, discover=AGENT_FACTS,
+              early=lambda ctx, host: p06_openstack_all.after_debconf(packages(ctx, host)), early_after=5)
