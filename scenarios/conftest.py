@@ -197,10 +197,11 @@ def boot(cloud: Cloud, cleanup: Cleanup, keypair, flavors, networks, image_ids, 
 @pytest.fixture(scope="session")
 def booting_ahead(cloud: Cloud, session_cleanup: Cleanup, keypair, flavors, networks, image_ids) -> dict:
     """image -> (server, stopwatch): a server of each inventory image after the first,
-    created when the first scenario that asks starts. Under emulation a full Debian
-    boots for a minute on one core; it does so while the scenarios after that one run
-    (their guests are small and mostly idle), and the test that logs in to it comes
-    last (tests/test_markers.py pins the order)."""
+    created when the first scenario that asks starts (the first image's login test,
+    right after the guest-per-compute test and its four boots at once). Under
+    emulation a full Debian boots for a minute or two on one core; it does so while
+    the scenarios after that one run (one small guest at a time, mostly waiting),
+    and the test that logs in to it comes last (tests/test_markers.py pins the order)."""
     key_name, _ = keypair
     return {i.name: create_server(cloud, session_cleanup, key_name, flavors, networks, image_ids, i.name)
             for i in cloud.inventory.images[1:]}

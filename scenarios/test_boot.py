@@ -101,6 +101,7 @@ def hypervisor_problem(remote, server) -> str | None:
     return None if running_as == can == virt_type else said
 
 
+@pytest.mark.order(99)   # first: its four boots at once use both cores, before booting_ahead's guest
 def test_every_compute_runs_a_guest(boot, cloud, inventory, pool, timing):
     """Boot one tiny guest on each compute host (asked for by host name); all
     go ACTIVE on the host asked for, under the hypervisor the host can do, and
