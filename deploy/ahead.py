@@ -10,7 +10,9 @@
   phase the steps belong to repeats them (a no-op when they are done) and fails
   with its own message where they failed.
 
-All of it lives in the run's Context, so a run is the unit: nothing outlives it.
+All of it lives in the run's Context. A run that fails leaves its early work
+to end with the run's SSH sessions (the hosts' supervisors end their commands;
+the next run repairs an interrupted dpkg).
 """
 from __future__ import annotations
 

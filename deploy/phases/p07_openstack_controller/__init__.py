@@ -5,7 +5,8 @@ every OpenStack service of deploy/services in its SPEC's order (Keystone v3,
 the image, compute, network and volume services, ...; Cinder in place of the
 report's nova-volume): Keystone first, then the others' steps each in a lane
 of its own, the lanes at once (their db syncs and starts wait on different
-things; on two cores one service's start waits while another's sync runs). Each service's settings and steps are in its own
+things; on two cores one service's start waits while another's sync runs).
+Each service's settings and steps are in its own
 module there; the steps keep the report's script names (05-keystone-create-db,
 07-keystone-config, ...).
 """
