@@ -173,7 +173,7 @@ def measure(inv, args) -> int:
              # the phases run in the setup of the first checks, which JUnit counts as theirs
              f"checks {per_folder.get('checks', 0) - (deploy_s - lab_up_s):.0f} s, scenarios "
              f"{per_folder.get('scenarios', 0):.0f} s (JUnit test times), the rest pytest's own",
-             *([f"  - early steps (begun ahead, beside earlier phases and their checks): " + ", ".join(f"{n} {float(t):.0f} s" for n, t in early
+             *(["  - early steps (begun ahead, beside earlier phases and their checks): " + ", ".join(f"{n} {float(t):.0f} s" for n, t in early
                                                                         if float(t) >= 0.5)] if early else []),
              f"- scenario timings: {'; '.join(scenario_timings(fresh_out)) or 'none'}",
              f"- no-op run of every phase on the converged lab (`python -m deploy apply`): **{noop_s:.0f} s** wall, "

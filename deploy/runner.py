@@ -119,9 +119,12 @@ def execute(remote: Remote, action: Action) -> None:
         remote.run(action.command or "true")
 
 
+# A walk's outcome: (index in the host's steps, result) per step taken, the first error, facts stale
+Walked = tuple[list[tuple[int, StepResult]], str | None, bool]
+
+
 def _walk(remote: Remote, steps: Sequence[tuple[int, Step]], total: int, facts: dict, stale: bool,
-          done: set[str], progress: Callable[[str], None], stop: threading.Event | None = None,
-          ) -> tuple[list[tuple[int, StepResult]], str | None, bool]:
+          done: set[str], progress: Callable[[str], None], stop: threading.Event | None = None) -> Walked:
     """Steps in order, each at its index of the host's `total`; returns their results, the
     first error (the walk ends there, or where `stop` is set) and whether facts went stale."""
     name = remote.host.name
@@ -150,7 +153,7 @@ def _walk(remote: Remote, steps: Sequence[tuple[int, Step]], total: int, facts: 
 
 
 def _walk_lanes(remote: Remote, block: Sequence[tuple[int, Step]], total: int, facts: dict, stale: bool,
-                done: set[str], progress: Callable[[str], None]) -> tuple[list[tuple[int, StepResult]], str | None, bool]:
+                done: set[str], progress: Callable[[str], None]) -> Walked:
     """Consecutive steps that name a lane: each lane walked in order, the lanes at once, each
     with its own copy of the facts; a lane that fails stops the others at their next step."""
     lanes: dict[str, list[tuple[int, Step]]] = {}
@@ -158,7 +161,7 @@ def _walk_lanes(remote: Remote, block: Sequence[tuple[int, Step]], total: int, f
         lanes.setdefault(step.lane, []).append((i, step))
     stop = threading.Event()
 
-    def walk(lane: list[tuple[int, Step]]):
+    def walk(lane: list[tuple[int, Step]]) -> Walked:
         walked = _walk(remote, lane, total, dict(facts), stale, set(done), progress, stop)
         if walked[1]:
             stop.set()
@@ -186,7 +189,7 @@ def apply_host(remote: Remote, steps: Sequence[Step], progress: Callable[[str], 
         j = i + 1
         while steps[i].lane and j < len(steps) and steps[j].lane:
             j += 1
-        block = list(enumerate(steps))[i:j]
+        block = [(k, steps[k]) for k in range(i, j)]
         walk = _walk_lanes if steps[i].lane else _walk
         walked, result.error, stale = walk(remote, block, len(steps), facts, stale, done, progress)
         result.steps.extend(r for _, r in walked)
